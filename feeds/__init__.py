@@ -1,0 +1,1 @@
+"""arXiv side of paperbot: identifiers, fetching, parsing, matching and ranking."""

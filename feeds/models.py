@@ -1,0 +1,57 @@
+"""The Paper model shared by every part of paperbot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class AnnounceType(StrEnum):
+    """How arXiv announced an item (the `<arxiv:announce_type>` of the RSS feed)."""
+
+    NEW = "new"
+    CROSS = "cross"
+    REPLACE = "replace"
+    REPLACE_CROSS = "replace-cross"
+
+
+@dataclass(slots=True)
+class Paper:
+    """One arXiv paper as read from a feed or the API.
+
+    `arxiv_id` is canonical and without version (`2401.01234`, `hep-th/9901001`); it is the
+    key everywhere. Datetimes are timezone-aware UTC.
+    """
+
+    arxiv_id: str
+    title: str
+    version: int | None = None
+    authors: list[str] = field(default_factory=list)
+    abstract: str = ""
+    categories: list[str] = field(default_factory=list)  # primary first where known
+    announce_type: AnnounceType | None = None  # None when not from an announcement feed
+    announced: datetime | None = None  # day of announcement (midnight UTC), feeds only
+    published: datetime | None = None  # first version, where the source says (API)
+    updated: datetime | None = None  # this version, where the source says (API)
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        suffix = f"v{self.version}" if self.version else ""
+        return f"https://arxiv.org/pdf/{self.arxiv_id}{suffix}"
+
+    @property
+    def is_update(self) -> bool:
+        """A replacement of a paper already announced, not a new paper."""
+        return self.announce_type in (AnnounceType.REPLACE, AnnounceType.REPLACE_CROSS)
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
