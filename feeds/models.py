@@ -55,3 +55,31 @@ class Paper:
     @property
     def primary_category(self) -> str | None:
         return self.categories[0] if self.categories else None
+
+
+@dataclass(slots=True)
+class Match:
+    """What the rules (and later the model) say about one paper."""
+
+    arxiv_id: str
+    score: float
+    section: str | None  # suggested section; None when no section's rules fired
+    reasons: list[str] = field(default_factory=list)  # human words: '"double descent" in title'
+    section_scores: dict[str, float] = field(default_factory=dict)
+    candidate: bool = False  # score reached the threshold and a section was found
+
+
+@dataclass(slots=True)
+class FeedState:
+    """What paperbot remembers about one feed URL between polls."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None  # HTTP date string, sent back verbatim
+    last_checked: datetime | None = None
+    last_success: datetime | None = None
+    last_changed: datetime | None = None  # last time the body differed from the one before
+    content_hash: str | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    alerted: bool = False  # a health alert was sent and the feed has not recovered yet
