@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakediscord.fixtures import fake_discord  # noqa: F401  (a fixture)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PAPERBOT_SHARED", ROOT.parent / "shared"))
 SEED_LIST = "seeds/000_94920e77fcbe4d6f.txt"
