@@ -1,0 +1,255 @@
+"""The catalog's SQLite schema: connection settings, migrations and the FTS5 index over papers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 5000
+MIGRATIONS = Migrations("paperbot")
+
+# Columns of the full-text index, in the order bm25() takes its weights. `search_facets`
+# holds one token for the year and one for the section, so a filter narrows the match
+# inside the index instead of by reading every matching row (see facet_tokens).
+FTS_COLUMNS = ("title", "authors", "abstract", "digest", "keywords", "search_facets")
+# A title hit says far more about a paper than the same word deep in an abstract; the
+# facet tokens are filters and never change the ranking.
+FTS_WEIGHTS = (10.0, 4.0, 1.0, 3.0, 3.0, 0.0)
+
+CANDIDATE_STATUSES = ("new", "posted", "approved", "rejected", "expired")
+ADDED_HOW = ("import", "vote", "curator", "cli")
+AUDIT_ACTIONS = (
+    "approve", "reject", "expire", "section", "vote", "unvote", "import", "add", "update",
+)  # fmt: skip
+
+
+def year_token(year: int) -> str:
+    """The index token of a year, as the `search_facets` column writes it."""
+    return f"y{int(year)}"
+
+
+def section_token(section: str) -> str:
+    """The index token of a section: hex of its trimmed, ASCII-lowercased UTF-8 name.
+
+    Hex keeps any section name a single token; SQLite's lower() only folds ASCII, so this
+    does the same.
+    """
+    name = section.strip(" ")
+    folded = "".join(ch.lower() if ch.isascii() else ch for ch in name)
+    return "s" + folded.encode("utf-8").hex()
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def connect(path: str | Path) -> Database:
+    """Open (or create) the catalog file with the pragmas every connection needs; no migration."""
+    memory = str(path) == ":memory:"
+    # The timeout is the driver's own wait on a locked file; busy_timeout below is SQLite's.
+    conn = sqlite3.connect(":memory:" if memory else str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not memory:
+        # WAL lets readers (datasette, sqlite3, a second process) work while the bot writes;
+        # NORMAL is durable in WAL mode except for the last commits on power loss.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return Database(conn)
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations; a no-op on an up-to-date file."""
+    MIGRATIONS.apply(db)
+
+
+_NEW = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+_OLD = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+_COLS = ", ".join(FTS_COLUMNS)
+# A generated column never appears in UPDATE OF: its sources do.
+_BASE_COLS = ", ".join([c for c in FTS_COLUMNS if c != "search_facets"] + ["section", "year"])
+FTS_TRIGGER_NAMES = ("papers_fts_ai", "papers_fts_ad", "papers_fts_au")
+FTS_TRIGGERS = (
+    f"""
+    CREATE TRIGGER papers_fts_ai AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts (rowid, {_COLS}) VALUES (new.id, {_NEW});
+    END
+    """,
+    f"""
+    CREATE TRIGGER papers_fts_ad AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts (papers_fts, rowid, {_COLS}) VALUES ('delete', old.id, {_OLD});
+    END
+    """,
+    # Only changes to indexed text (or to what the facet tokens are made of) touch the index.
+    f"""
+    CREATE TRIGGER papers_fts_au AFTER UPDATE OF {_BASE_COLS} ON papers BEGIN
+        INSERT INTO papers_fts (papers_fts, rowid, {_COLS}) VALUES ('delete', old.id, {_OLD});
+        INSERT INTO papers_fts (rowid, {_COLS}) VALUES (new.id, {_NEW});
+    END
+    """,
+)
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    # Plain statements, not executescript(): that would commit the migration's transaction.
+    statements = [
+        # `id` is an explicit INTEGER PRIMARY KEY because the FTS index refers to rows by
+        # rowid, and VACUUM may renumber the implicit rowids of a table keyed by text.
+        f"""
+        CREATE TABLE papers (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            arxiv_id TEXT,
+            version INTEGER,
+            title TEXT NOT NULL,
+            authors TEXT NOT NULL DEFAULT '[]',
+            abstract TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            section TEXT,
+            year INTEGER,
+            venue TEXT,
+            paper_url TEXT,
+            code_url TEXT,
+            digest TEXT,
+            keywords TEXT NOT NULL DEFAULT '[]',
+            added_at TEXT NOT NULL,
+            added_by TEXT,
+            added_how TEXT NOT NULL CHECK (added_how IN ({_in(ADDED_HOW)})),
+            updated_at TEXT NOT NULL,
+            search_facets TEXT GENERATED ALWAYS AS (
+                'y' || coalesce(year, 0) || ' s' || hex(lower(trim(coalesce(section, ''))))
+            ) VIRTUAL
+        )
+        """,
+        "CREATE UNIQUE INDEX idx_papers_arxiv_id ON papers (arxiv_id) WHERE arxiv_id IS NOT NULL",
+        "CREATE INDEX idx_papers_section ON papers (section COLLATE NOCASE)",
+        "CREATE INDEX idx_papers_year ON papers (year)",
+        "CREATE INDEX idx_papers_added_at ON papers (added_at)",
+        f"""
+        CREATE TABLE candidates (
+            arxiv_id TEXT PRIMARY KEY,
+            version INTEGER,
+            title TEXT NOT NULL,
+            authors TEXT NOT NULL DEFAULT '[]',
+            abstract TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            announce_type TEXT,
+            announced TEXT,
+            comment TEXT,
+            journal_ref TEXT,
+            doi TEXT,
+            score REAL NOT NULL DEFAULT 0,
+            suggested_section TEXT,
+            section TEXT,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ({_in(CANDIDATE_STATUSES)})),
+            source TEXT,
+            submitted_by TEXT,
+            channel_id TEXT,
+            message_id TEXT,
+            thread_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            posted_at TEXT,
+            decided_at TEXT,
+            decided_by TEXT
+        )
+        """,
+        "CREATE INDEX idx_candidates_message_id ON candidates (message_id)",
+        "CREATE INDEX idx_candidates_status ON candidates (status)",
+        """
+        CREATE TABLE votes (
+            candidate TEXT NOT NULL REFERENCES candidates (arxiv_id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL,
+            choice TEXT NOT NULL CHECK (choice IN ('approve', 'reject')),
+            at TEXT NOT NULL,
+            PRIMARY KEY (candidate, user_id, choice)
+        )
+        """,
+        """
+        CREATE TABLE feeds (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            last_checked TEXT,
+            last_success TEXT,
+            last_changed TEXT,
+            content_hash TEXT,
+            last_error TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            alerted INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        f"""
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            arxiv_id TEXT,
+            action TEXT NOT NULL CHECK (action IN ({_in(AUDIT_ACTIONS)})),
+            actor TEXT,
+            how TEXT,
+            detail TEXT NOT NULL DEFAULT '{{}}'
+        )
+        """,
+        "CREATE INDEX idx_audit_arxiv_id ON audit (arxiv_id)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+        """
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL UNIQUE,
+            trained_at TEXT NOT NULL,
+            n_train INTEGER NOT NULL,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            blob BLOB NOT NULL
+        )
+        """,
+        # Feed items that were scored but not flagged: the relevance model's weak negatives.
+        """
+        CREATE TABLE background (
+            arxiv_id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            abstract TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            seen_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX idx_background_seen_at ON background (seen_at)",
+        # External content: the text lives once, in papers; the index holds only postings.
+        f"""
+        CREATE VIRTUAL TABLE papers_fts USING fts5 (
+            {", ".join(FTS_COLUMNS)},
+            content = 'papers', content_rowid = 'id',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        )
+        """,
+        *FTS_TRIGGERS,
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+@contextmanager
+def fts_bulk_load(db: Database) -> Iterator[None]:
+    """Bulk-insert papers with the FTS triggers off, then rebuild the index once.
+
+    Indexing row by row through triggers costs several times one rebuild at the end. The
+    caller batches its inserts inside; only inserts are safe here (a delete or an update of
+    indexed text while the triggers are off would be lost from the index until a rebuild,
+    which this runs in any case).
+    """
+    for name in FTS_TRIGGER_NAMES:
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    try:
+        yield
+    finally:
+        with db.atomic():
+            db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
+            for sql in FTS_TRIGGERS:
+                db.execute(sql)
+        db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('optimize')")
