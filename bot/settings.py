@@ -54,7 +54,7 @@ class DiscordSettings:
     max_posts_per_poll: int = 10
     open_threads: bool = False
     expire_days: int = 14
-    guild_ready_timeout: float = 30.0
+    guild_ready_timeout: float = 2.0  # discord.py's wait after the last GUILD_CREATE
 
 
 @dataclass
@@ -199,6 +199,8 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(f"{source}: [discord] thresholds must be at least 1")
     if d.approve_emoji == d.reject_emoji:
         raise ConfigError(f"{source}: [discord] approve_emoji and reject_emoji must differ")
+    if d.guild_ready_timeout < 0:
+        raise ConfigError(f"{source}: [discord] guild_ready_timeout must not be negative")
     if d.max_posts_per_poll < 1:
         raise ConfigError(f"{source}: [discord] max_posts_per_poll must be at least 1")
 

@@ -1,0 +1,126 @@
+"""Poll pipeline (parse + match + store) on a 2,000-item arXiv feed against bare feedparser."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import feedparser
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from db.catalog import Catalog  # noqa: E402
+from feeds.parse import parse_feed  # noqa: E402
+from feeds.rules import RuleSet  # noqa: E402
+
+SHARED = Path(os.environ.get("PAPERBOT_SHARED", ROOT.parent / "shared"))
+CORPUS = SHARED / "data/corpus/daily-arxiv-ai-enhanced-2025-03_2026-07.jsonl.gz"
+FLOOR = 1.25
+
+
+def build_feed(n: int) -> bytes:
+    """An rss.arxiv.org RSS 2.0 feed, item for item in arXiv's format, from real metadata."""
+    day = datetime(2026, 7, 1, tzinfo=UTC)
+    items = []
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            if not record.get("abstract") or not record.get("authors"):
+                continue
+            kind = ("new", "new", "new", "cross", "replace")[len(items) % 5]
+            cats = "".join(f"<category>{escape(c)}</category>" for c in record["categories"])
+            description = (
+                f"arXiv:{record['id']}v1 Announce Type: {kind} \nAbstract: "
+                + " ".join(record["abstract"].split())
+            )
+            items.append(
+                "<item>"
+                f"<title>{escape(record['title'])}</title>"
+                f"<link>https://arxiv.org/abs/{record['id']}</link>"
+                f"<description>{escape(description)}</description>"
+                f"<guid isPermaLink=\"false\">oai:arXiv.org:{record['id']}v1</guid>"
+                f"{cats}"
+                f"<pubDate>{format_datetime(day)}</pubDate>"
+                f"<arxiv:announce_type>{kind}</arxiv:announce_type>"
+                "<dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>"
+                f"<dc:creator>{escape(', '.join(record['authors']))}</dc:creator>"
+                "</item>"
+            )
+            if len(items) == n:
+                break
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss xmlns:arxiv="http://arxiv.org/schemas/atom" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:atom="http://www.w3.org/2005/Atom" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">'
+        "<channel><title>cs.LG updates on arXiv.org</title>"
+        "<link>http://rss.arxiv.org/rss/cs.LG</link>"
+        "<description>cs.LG updates on the arXiv.org e-print archive.</description>"
+        f"<lastBuildDate>{format_datetime(day)}</lastBuildDate>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode("utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if not CORPUS.exists():
+        print(f"corpus missing: {CORPUS}", file=sys.stderr)
+        return 2
+    body = build_feed(args.items)
+    rules = RuleSet.default()
+    now = datetime.now(UTC)
+    bare: list[float] = []
+    pipeline: list[float] = []
+    parts = {"parse": [], "match": [], "store": []}  # type: dict[str, list[float]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.repeat):
+            t0 = time.perf_counter()
+            feedparser.parse(body)
+            bare.append(time.perf_counter() - t0)
+
+            catalog = Catalog(str(Path(tmp) / f"bench-{run}.db"))
+            t0 = time.perf_counter()
+            parsed = parse_feed(body, "bench")
+            t1 = time.perf_counter()
+            matches = rules.match_many(parsed.papers)
+            t2 = time.perf_counter()
+            report = catalog.store_candidates(list(zip(parsed.papers, matches, strict=True)), "bench", now)
+            t3 = time.perf_counter()
+            catalog.close()
+            pipeline.append(t3 - t0)
+            parts["parse"].append(t1 - t0)
+            parts["match"].append(t2 - t1)
+            parts["store"].append(t3 - t2)
+    b = statistics.median(bare)
+    p = statistics.median(pipeline)
+    ratio = p / b
+    print(f"poll pipeline on a {len(parsed.papers)}-item feed ({len(body) / 1e6:.1f} MB), "
+          f"median of {args.repeat}:")
+    print(f"  bare feedparser.parse       {b * 1000:8.0f} ms   (baseline)")
+    print(f"  parse + match + store       {p * 1000:8.0f} ms   = {ratio:.2f}x feedparser "
+          f"(floor <= {FLOOR}x)")
+    for name, values in parts.items():
+        print(f"    {name:<6} {statistics.median(values) * 1000:8.0f} ms")
+    print(f"  stored: {len(report.new)} candidates, {len(report.not_candidates)} background, "
+          f"{len(report.updated) + len(report.ignored_updates)} updates")
+    return 0 if ratio <= FLOOR else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""discord.py cogs: review/voting, slash commands, digest and health."""
