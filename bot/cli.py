@@ -185,6 +185,10 @@ async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     progress = (lambda m: None) if args.json else _stderr
     async with await _open(settings) as services:
         report = await poll_feeds(services, args.feed, dry_run=args.dry_run, progress=progress)
+        if not args.dry_run and settings.model.enabled and services.ranker.model is None:
+            from bot.learning import retrain
+
+            await retrain(services, progress=progress)
     if args.json:
         _print_json(
             {

@@ -51,6 +51,9 @@ class Worker:
                 log.info("poll %s: %s, %d items, %d candidates%s", outcome.url, outcome.status,
                          outcome.items, outcome.candidates,
                          f" ({outcome.error})" if outcome.error else "")
+            if not self.dry_run and self.services.ranker.model is None:
+                # Cold start: the first poll brings the background the model contrasts with.
+                await self.retrain()
             if self.bot is not None and self.bot.ready_checked.is_set():
                 review = self.bot.get_cog("ReviewCog")
                 if report.stored is not None:
@@ -72,6 +75,8 @@ class Worker:
             await self.services.catalog.expire(now_utc(), self.services.settings.discord.expire_days)
 
     async def retrain(self) -> None:
+        if not self.services.settings.model.enabled:
+            return
         from bot.learning import retrain
 
         await retrain(self.services)

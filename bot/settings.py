@@ -75,7 +75,7 @@ class HealthSettings:
 class ModelSettings:
     enabled: bool = True
     selection: str = "threshold"  # "threshold" | "budget"
-    threshold: float = 0.5
+    threshold: float = 0.43  # combined score; about 3% of an ML announcement day
     daily_budget: int = 8
     retrain_every: int = 10  # decisions between retrains
     retrain_cron: str = "30 3 * * *"

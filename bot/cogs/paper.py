@@ -287,7 +287,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
             diff = list(difflib.unified_diff(original.splitlines(), text.splitlines(), lineterm="", n=0))
             added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
             summary = f"{len(inserted)} paper(s) inserted, {added} line(s) added."
-            titles = [f"• {escape(getattr(o, 'title', '') or getattr(o, 'arxiv_id', ''))}" for o in inserted]
+            titles = [f"• <https://arxiv.org/abs/{o.key}>" for o in inserted]
             if titles:
                 summary += "\n" + "\n".join(titles[:15])
         file = discord.File(io.BytesIO(text.encode("utf-8")), filename="README.md")

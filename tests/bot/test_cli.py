@@ -115,7 +115,8 @@ def test_poll_stores_candidates_once_and_approve_exports_into_the_list(
     cli: Cli, shared: Callable[[str], Path], seed_file: Path, seed_text: str
 ) -> None:
     url = shared(FEED_2024).as_uri()
-    cli.configure(f'feeds = ["{url}"]\n')
+    # Rules alone: with the model on, the first poll would train it and change the ranking.
+    cli.configure(f'feeds = ["{url}"]\n[model]\nenabled = false\n')
     cli("import-awesome", str(seed_file))
     first = cli("poll", "--once", "--json")
     stored = json.loads(first.stdout)["stored"]
@@ -207,3 +208,17 @@ def test_a_broken_config_is_one_line(cli: Cli) -> None:
     assert proc.returncode == 2
     assert "[arxiv] feeds: expected a list of strings" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_model_trains_after_the_first_poll_and_explains_candidates(
+    cli: Cli, shared: Callable[[str], Path], seed_file: Path
+) -> None:
+    url = shared(FEED_2024).as_uri()
+    cli.configure(f'feeds = ["{url}"]\n')
+    assert "no model trained yet" in cli("model").stdout
+    cli("import-awesome", str(seed_file))
+    cli("poll", "--once")  # stores the background, then trains the first model
+    info = json.loads(cli("model", "--json").stdout)
+    assert info["version"] == 1 and info["positives"] == 34 and info["in_use"]
+    out = cli("poll", "--once", "--dry-run").stdout
+    assert "model relevance" in out and "like *" in out

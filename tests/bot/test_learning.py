@@ -1,0 +1,89 @@
+"""Cold start to warm: the imported list and a real poll train a model; a failed retrain keeps it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.learning import describe_model, retrain
+from bot.pipeline import Services, import_awesome, poll_feeds
+from bot.settings import load_settings
+
+FEED_2024 = "data/arxiv-rss/rss-all-archives-2024-11-28.xml"
+
+
+@pytest.fixture
+async def services(tmp_path: Path, shared: Callable[[str], Path]) -> Services:
+    config = tmp_path / "paperbot.toml"
+    config.write_text(
+        "[arxiv]\n"
+        f'feeds = ["{shared(FEED_2024).as_uri()}"]\n'
+        'contact = "mailto:test@example.org"\nmin_interval = 0.0\nretries = 0\n',
+        encoding="utf-8",
+    )
+    opened = await Services.open(load_settings(config, env={}))
+    yield opened  # type: ignore[misc]
+    await opened.close()
+
+
+async def test_rules_decide_until_the_list_and_a_poll_train_a_model(
+    services: Services, seed_text: str
+) -> None:
+    assert services.ranker.model is None
+    assert await describe_model(services) is None
+    _, report = await import_awesome(services, seed_text, "import")
+    assert len(report.added) == 34
+
+    # Without any background the model cannot learn contrast: the rules keep deciding.
+    assert await retrain(services) is None
+    info = await describe_model(services)
+    assert info is not None and "need at least" in info["last_error"]
+    assert services.ranker.model is None
+
+    cold = await poll_feeds(services, dry_run=True)
+    assert cold.matched and all("model relevance" not in " ".join(m.reasons) for _, m in cold.matched)
+
+    await poll_feeds(services)  # stores the unflagged items as background
+    model = await retrain(services)
+    assert model is not None and services.ranker.model is model
+    info = await describe_model(services)
+    assert info is not None
+    assert info["version"] == 1 and info["in_use"] and info["last_error"] is None
+    assert info["positives"] == 34 and info["background"] > 800
+
+    warm = await poll_feeds(services, dry_run=True)
+    assert warm.matched
+    for _paper, match in warm.matched:
+        assert 0.0 <= match.score <= 1.0
+        assert any(r.startswith("model relevance") for r in match.reasons)
+        assert any(r.startswith("like *") for r in match.reasons), match.reasons
+        assert match.section in services.ranker.rules.sections
+
+
+async def test_a_failed_retrain_keeps_the_previous_model(services: Services, seed_text: str) -> None:
+    await import_awesome(services, seed_text, "import")
+    await poll_feeds(services)
+    first = await retrain(services)
+    assert first is not None
+
+    # The catalog loses its papers: nothing to learn from, so training must fail.
+    path = services.settings.database_path
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM papers")
+    assert await retrain(services) is None
+    assert services.ranker.model is first
+    info = await describe_model(services)
+    assert info is not None
+    assert info["version"] == first.version and info["in_use"]
+    assert "catalog papers" in info["last_error"]
+
+    # A restart loads the stored model, not nothing.
+    fresh = await Services.open(services.settings)
+    try:
+        assert fresh.ranker.model is not None
+        assert fresh.ranker.model.version == first.version
+    finally:
+        await fresh.close()
