@@ -1,4 +1,4 @@
-"""Poll pipeline (parse + match + store) on a 2,000-item arXiv feed against bare feedparser."""
+"""Poll pipeline (parse + rank with the rules + store, as `paperbot poll` runs it) on a 2,000-item arXiv feed against bare feedparser."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import feedparser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.pipeline import Ranker, rank_feed  # noqa: E402
 from db.catalog import Catalog  # noqa: E402
 from feeds.parse import parse_feed  # noqa: E402
 from feeds.rules import RuleSet  # noqa: E402
@@ -83,7 +84,7 @@ def main() -> int:
         print(f"corpus missing: {CORPUS}", file=sys.stderr)
         return 2
     body = build_feed(args.items)
-    rules = RuleSet.default()
+    ranker = Ranker(RuleSet.default())
     now = datetime.now(UTC)
     bare: list[float] = []
     pipeline: list[float] = []
@@ -98,9 +99,9 @@ def main() -> int:
             t0 = time.perf_counter()
             parsed = parse_feed(body, "bench")
             t1 = time.perf_counter()
-            matches = rules.match_many(parsed.papers)
+            pairs = rank_feed(ranker, parsed.papers)
             t2 = time.perf_counter()
-            report = catalog.store_candidates(list(zip(parsed.papers, matches, strict=True)), "bench", now)
+            report = catalog.store_candidates(pairs, "bench", now)
             t3 = time.perf_counter()
             catalog.close()
             pipeline.append(t3 - t0)

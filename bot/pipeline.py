@@ -103,6 +103,15 @@ class Ranker:
         return combined
 
 
+def rank_feed(ranker: Ranker, papers: list[Paper]) -> list[tuple[Paper, Match]]:
+    """Each paper with its Match; replacements are not ranked (they only refresh records)."""
+    fresh = [p for p in papers if not p.is_update]
+    ranked = iter(ranker.rank(fresh))
+    return [
+        (p, Match(p.arxiv_id, 0.0, None) if p.is_update else next(ranked)) for p in papers
+    ]
+
+
 class Services:
     """The long-lived parts one process needs: settings, catalog thread, fetcher, ranker."""
 
@@ -202,8 +211,7 @@ async def poll_feeds(
         outcome.warnings = list(parsed.warnings)
         if parsed.quiet:
             outcome.status = "quiet"
-        matches = await asyncio.to_thread(services.ranker.rank, parsed.papers)
-        pairs = list(zip(parsed.papers, matches, strict=True))
+        pairs = await asyncio.to_thread(rank_feed, services.ranker, parsed.papers)
         outcome.updates = sum(1 for p, _ in pairs if p.is_update)
         chosen = [(p, m) for p, m in pairs if m.candidate and not p.is_update]
         outcome.candidates = len(chosen)
