@@ -8,6 +8,7 @@ import contextlib
 import difflib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
@@ -161,6 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _stderr("paperbot: interrupted")
         return 130
+    except BrokenPipeError:
+        # `paperbot candidates | head`: the reader left, which is not an error worth a
+        # traceback. stdout is pointed at devnull so the interpreter's final flush is quiet.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 async def _open(settings: Settings) -> Any:
@@ -294,12 +301,9 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    from feeds.ids import parse_arxiv_id
+    from bot.pipeline import catalog_key
 
-    key = args.id
-    # Non-arXiv catalog keys (openreview:…) are looked up as given.
-    with contextlib.suppress(PaperbotError):
-        key = parse_arxiv_id(args.id)[0]
+    key = catalog_key(args.id)
     async with await _open(settings) as services:
         paper = await services.catalog.get_paper(key)
         candidate = None if paper else await services.catalog.get_candidate(key)
@@ -337,6 +341,18 @@ async def _decide(settings: Settings, args: argparse.Namespace, approved: bool) 
         if section and section not in services.ranker.rules.sections:
             known = ", ".join(services.ranker.rules.sections)
             raise PaperbotError(f"unknown section {section!r} (sections: {known})")
+        if await services.catalog.get_candidate(arxiv_id) is None:
+            # Not a candidate, but perhaps listed already (imported from the README):
+            # "is not a candidate" alone would send the person looking for a typo.
+            listed = await services.catalog.get_paper(arxiv_id)
+            if listed is not None:
+                if approved:
+                    print(f"{arxiv_id}: already in the catalog ({listed.section or 'no section'},"
+                          f" added by {listed.added_how}); nothing changed")
+                    return 0
+                raise PaperbotError(
+                    f"{arxiv_id} is in the catalog, not a candidate: there is no vote to reject"
+                )
         decision = await services.catalog.decide(
             arxiv_id, approved, args.by, "cli", now_utc(), section=section
         )
@@ -450,8 +466,11 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if text != original:
         tmp = readme.with_name(readme.name + ".paperbot-tmp")
-        tmp.write_text(text, encoding="utf-8", newline="")
-        tmp.replace(readme)  # atomic: a crash leaves the old README, never half a file
+        try:
+            tmp.write_text(text, encoding="utf-8", newline="")
+            tmp.replace(readme)  # atomic: a crash leaves the old README, never half a file
+        except OSError as exc:
+            raise PaperbotError(f"{readme}: cannot write: {exc.strerror or exc}") from exc
     print(f"{readme}: {inserted} paper(s) inserted")
     return 0
 
@@ -483,6 +502,8 @@ async def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         text = readme.read_text(encoding="utf-8")
     except OSError as exc:
         raise PaperbotError(f"{readme}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PaperbotError(f"{readme}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     report = await asyncio.to_thread(
         run_evaluation, text, shared, background_limit=args.background, progress=_stderr
     )

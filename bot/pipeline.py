@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
-from db.awesome import insert_entries, parse_awesome, render_list
+from db.awesome import entry_key, insert_entries, parse_awesome, render_list
 from db.catalog import Candidate, StoreReport
 from db.worker import AsyncCatalog
 from feeds.errors import FeedError, PaperbotError
@@ -124,9 +125,14 @@ class Services:
     @classmethod
     async def open(cls, settings: Settings) -> Services:
         path = settings.database_path
-        path.parent.mkdir(parents=True, exist_ok=True)
         rules = RuleSet.load(settings.rules_path) if settings.rules_path else RuleSet.default()
-        catalog = await AsyncCatalog.open(str(path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            catalog = await AsyncCatalog.open(str(path))
+        except (sqlite3.Error, OSError) as exc:
+            # A file that is not a catalog, an unwritable folder: one line for the person,
+            # not sqlite's traceback (db/ raises these raw).
+            raise PaperbotError(f"{path}: cannot open the catalog: {exc}") from exc
         fetcher = Fetcher(
             user_agent=settings.user_agent,
             timeout=settings.arxiv.timeout,
@@ -154,7 +160,8 @@ class Services:
         try:
             from feeds.relevance import RelevanceModel
 
-            self.ranker.model = RelevanceModel.from_bytes(stored[4])
+            # A stored model is tens of MB to decompress: off the loop, like training.
+            self.ranker.model = await asyncio.to_thread(RelevanceModel.from_bytes, stored[4])
         except PaperbotError as exc:
             log.warning("stored model %s unusable, ranking with rules alone: %s", stored[0], exc)
 
@@ -275,6 +282,18 @@ async def import_awesome(services: Services, text: str, actor: str) -> Any:
     return doc, report
 
 
+def catalog_key(text: str) -> str:
+    """The catalog key a person means: an arXiv id, or the key of a list entry's link."""
+    try:
+        return parse_arxiv_id(text)[0]
+    except PaperbotError:
+        pass
+    text = text.strip()
+    # An OpenReview (or other) link is keyed as the list importer keys it; anything else
+    # (openreview:…, url:…) is a key already and is looked up as given.
+    return entry_key(text) if "://" in text else text
+
+
 def entry_for(paper: Any) -> dict[str, Any]:
     """A catalog paper as the awesome-list writer wants it."""
     year = paper.year
@@ -316,12 +335,18 @@ async def export_awesome(
     entries = [entry_for(p) for p in papers]
     if readme is None:
         sections = _section_order(services, entries)
-        text = render_list(title or services.settings.catalog.list_title, "", sections, entries)
+        list_title = title or services.settings.catalog.list_title
+        text = await asyncio.to_thread(render_list, list_title, "", sections, entries)
         return text, [], ""
     try:
-        original = await asyncio.to_thread(readme.read_text, encoding="utf-8")
+        # Bytes, not read_text: text mode would turn a CRLF list into LF on the way back.
+        original = (await asyncio.to_thread(readme.read_bytes)).decode("utf-8")
     except OSError as exc:
         raise PaperbotError(f"{readme}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PaperbotError(
+            f"{readme}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     approved = [p for p in papers if p.added_how != "import" and p.arxiv_id]
     new_entries = [entry_for(p) for p in approved]
     text, outcomes = await asyncio.to_thread(insert_entries, original, new_entries)

@@ -219,6 +219,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         settings.config_path = candidate.resolve()
         settings.base_dir = candidate.resolve().parent
         for name, table in raw.items():

@@ -19,7 +19,7 @@ from bot.embeds import (
     short_authors,
     truncate,
 )
-from bot.pipeline import add_paper, export_awesome, now_utc
+from bot.pipeline import add_paper, catalog_key, export_awesome, now_utc
 from feeds.errors import PaperbotError
 from feeds.ids import parse_arxiv_id
 
@@ -179,10 +179,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
     @app_commands.command(name="show", description="Show one paper of the catalog or a candidate")
     @app_commands.describe(id="arXiv id or URL")
     async def show(self, interaction: discord.Interaction, id: str) -> None:
-        try:
-            key = parse_arxiv_id(id)[0]
-        except PaperbotError:
-            key = id.strip()[:200]
+        key = catalog_key(id[:300])
         paper = await self.catalog.get_paper(key)
         if paper is not None:
             embed = discord.Embed(
