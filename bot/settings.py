@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
+
 from feeds.errors import PaperbotError
 
 DEFAULT_CONFIG_NAME = "paperbot.toml"
@@ -182,6 +184,12 @@ def _validate(settings: Settings, source: str) -> None:
         )
     if settings.arxiv.min_interval < 0 or settings.arxiv.timeout <= 0:
         raise ConfigError(f"{source}: [arxiv] min_interval and timeout must be positive")
+    for table, key in (("arxiv", "poll_cron"), ("model", "retrain_cron")):
+        expression = getattr(getattr(settings, table), key)
+        try:
+            CronTrigger.from_crontab(expression, timezone="UTC")
+        except ValueError as exc:
+            raise ConfigError(f"{source}: [{table}] {key} {expression!r} is not a crontab: {exc}") from exc
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", settings.digest.time):
         raise ConfigError(f"{source}: [digest] time must be HH:MM, got {settings.digest.time!r}")
     try:

@@ -264,7 +264,8 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
     @app_commands.autocomplete(section=section_autocomplete)
     @curator_only()
     async def section(self, interaction: discord.Interaction, id: str, section: str) -> None:
-        arxiv_id = parse_arxiv_id(id)[0]
+        # Papers imported from the list may have no arXiv id (OpenReview): keyed by their link.
+        arxiv_id = catalog_key(id[:500])
         name = self._section(section)
         assert name is not None
         await self.catalog.set_section(arxiv_id, name, interaction.user.display_name, now_utc())

@@ -163,3 +163,20 @@ async def test_discord_show_finds_an_openreview_paper_by_its_link(
         embed = shown.messages()[0]["embeds"][0]
         assert embed["title"].startswith("Generalization of Two-layer Neural Networks")
         assert embed["url"] == OPENREVIEW_URL
+
+
+async def test_a_curator_moves_an_openreview_paper_by_its_link(
+    fake_discord: FakeDiscord, tmp_path: Path, seed_text: str
+) -> None:
+    from tests.bot.discord_helpers import make_settings, running_bot
+    from tests.bot.test_discord_commands import run
+
+    async with running_bot(fake_discord, make_settings(fake_discord, tmp_path)) as h:
+        await import_awesome(h.services, seed_text, "import")
+        moved = await run(
+            h, "section", {"id": OPENREVIEW_URL, "section": "Empirical Study"},
+            user=h.member("cora", "curator"),
+        )
+        assert "Empirical Study" in " ".join(moved.texts())
+        paper = await h.services.catalog.get_paper("openreview:H1gBsgBYwH")
+        assert paper is not None and paper.section == "Empirical Study"

@@ -74,6 +74,8 @@ timezone = "Europe/Paris"
         ("[digest]\nwhen_empty = 'shout'", "when_empty"),
         ("[model]\nselection = 'vibes'", "selection"),
         ("arxiv = 3", "must be a table"),
+        ("[arxiv]\npoll_cron = 'every day'", "[arxiv] poll_cron 'every day' is not a crontab"),
+        ("[model]\nretrain_cron = '61 * * * *'", "[model] retrain_cron"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
