@@ -41,6 +41,9 @@ COUNT_CAP = 1000
 # them are ranked by bm25 (scoring every match of "learning" in a million papers is the slow
 # part). A catalog of a few thousand papers never reaches it.
 RANK_WINDOW = 5_000
+# bm25 ranks a query only while its words' postings hold at most this many papers together
+# (bm25 reads all of them to weigh each word); beyond, the page is "title first, newest first".
+RANK_BUDGET = 30_000
 # The OR fallback needs this many words: for two, "grokking transformers" finding every
 # transformer paper is noise, while a pasted sentence rarely matches every one of its words.
 OR_FALLBACK_MIN_TOKENS = 3
@@ -53,7 +56,7 @@ _STOPWORD_TEXT = """a an and are as at be by can do does for from has have how i
     or our over than that the their this to towards toward under using via vs was we what
     when which who why with without"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD_RE = re.compile(r"[^\W_]+(\*)?")
+_WORD_RE = re.compile(r"[^\W_]+")
 # `title:grokking` reads as a column filter; the words are searched in every column.
 _COLUMN_PREFIX_RE = re.compile(r"\b(?:title|authors?|abstract|digest|keywords?)\s*:", re.I)
 _NEW_STYLE_YEAR_RE = re.compile(r"^(\d\d)\d\d\.\d{4,5}$")
@@ -213,7 +216,8 @@ class SearchPage:
     total: int  # matches, counted up to COUNT_CAP; see total_capped
     hits: list[SearchHit] = field(default_factory=list)
     total_capped: bool = False  # True: there are more than `total` matches ("1000+")
-    mode: str = "and"  # "and" | "or" (fallback) | "id" | "browse" | "empty"
+    mode: str = "and"  # "and" | "or" (fallback) | "id" | "browse"
+    ranking: str = "bm25"  # "bm25" | "title-recent" (common words) | "recent" | "id"
 
 
 @dataclass
@@ -275,7 +279,7 @@ _CANDIDATE_DATETIMES = ("announced", "created_at", "updated_at", "posted_at", "d
 _PAPER_DATETIMES = ("added_at", "updated_at")
 
 
-def _candidate(row: Mapping[str, Any]) -> Candidate:
+def _candidate(row: sqlite3.Row) -> Candidate:
     data = dict(row)
     for name in ("authors", "categories", "reasons"):
         data[name] = _load_list(data[name])
@@ -284,7 +288,7 @@ def _candidate(row: Mapping[str, Any]) -> Candidate:
     return Candidate(**data)
 
 
-def _paper(row: Mapping[str, Any]) -> CatalogPaper:
+def _paper(row: sqlite3.Row) -> CatalogPaper:
     data = dict(row)
     data.pop("id", None)
     data.pop("search_facets", None)
@@ -320,7 +324,7 @@ def _is_older(new_version: int | None, old_version: int | None) -> bool:
     return new_version is not None and old_version is not None and new_version < old_version
 
 
-def _changes(row: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+def _changes(row: sqlite3.Row, wanted: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if row[k] != v}
 
 
@@ -332,26 +336,23 @@ def _clean(text: str) -> str:
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch for ch in text)
 
 
-def query_terms(text: str) -> list[tuple[str, bool]]:
-    """User text -> [(word, is_prefix)]: letters and digits only, stopwords dropped.
+def query_terms(text: str) -> list[str]:
+    """User text -> words: letters and digits only, lowercased, stopwords dropped.
 
-    Everything FTS5 would read as syntax (quotes, `*` in the middle, `-`, `:`, `^`,
-    parentheses, AND/OR/NOT/NEAR) is reduced to plain words, which are later quoted. A word
-    typed with a trailing `*` (at least three characters) stays a prefix search.
+    Everything FTS5 would read as syntax (quotes, `*`, `-`, `:`, `^`, parentheses,
+    AND/OR/NOT/NEAR) is reduced to plain words, which are later quoted. `word*` is the
+    word itself: prefix searches make FTS5 merge the postings of every matching term, and
+    porter stemming already finds "networks" for "network".
     """
     text = _COLUMN_PREFIX_RE.sub(" ", _clean(text))
-    words: list[tuple[str, bool]] = []
-    seen: set[tuple[str, bool]] = set()
+    words: list[str] = []
     for match in _WORD_RE.finditer(text):
-        word = match.group(0).rstrip("*").lower()[:MAX_TOKEN_CHARS]
-        prefix = bool(match.group(1)) and len(word) >= 3
-        if (word, prefix) in seen:
-            continue
-        seen.add((word, prefix))
-        words.append((word, prefix))
+        word = match.group(0).lower()[:MAX_TOKEN_CHARS]
+        if word not in words:
+            words.append(word)
         if len(words) >= MAX_TOKENS * 2:
             break
-    meaningful = [w for w in words if not _is_stopword(w[0])]
+    meaningful = [w for w in words if not _is_stopword(w)]
     return (meaningful or words)[:MAX_TOKENS]
 
 
@@ -362,24 +363,22 @@ def _is_stopword(word: str) -> bool:
 def _author_terms(author: str) -> list[str]:
     """`{authors} : "word"` for each word of an author filter (at most 8).
 
-    Words of four letters or more match as prefixes ("hint" finds Hinton); shorter ones
-    whole, since a short prefix expands to thousands of index terms.
+    Whole words, not prefixes: a prefix such as "wang"* makes FTS5 merge the postings of
+    every matching term before it can intersect anything.
     """
-    found = _WORD_RE.finditer(_clean(author).replace("*", " "))
+    found = _WORD_RE.finditer(_clean(author))
     words = list(dict.fromkeys(m.group(0).lower()[:MAX_TOKEN_CHARS] for m in found))
-    return ['{authors} : "' + w + '"' + ("*" if len(w) >= 4 else "") for w in words if len(w) >= 2][
-        :8
-    ]
+    return ['{authors} : "' + w + '"' for w in words if len(w) >= 2][:8]
 
 
-def snippet(text: str | None, terms: Sequence[tuple[str, bool]], width: int = 200) -> str | None:
+def snippet(text: str | None, terms: Sequence[str], width: int = 200) -> str | None:
     """About `width` characters of text around the first query word found, on word edges."""
     if not text:
         return None
     flat = " ".join(text.split())
     low = flat.lower()
     # Stems, not words: "networks" should also point at "network".
-    found = [low.find(w[: max(4, len(w) - 2)]) for w, _ in terms]
+    found = [low.find(w[: max(4, len(w) - 2)]) for w in terms]
     at = min((i for i in found if i >= 0), default=0)
     start = 0 if at < width // 3 else flat.rfind(" ", 0, at - width // 4) + 1
     end = len(flat) if start + width >= len(flat) else flat.rfind(" ", start, start + width)
@@ -392,12 +391,9 @@ def _with(match: str, extra: str | None) -> str:
     return match if extra is None else f"({match}) AND {extra}"
 
 
-def fts_query(terms: Sequence[tuple[str, bool]], operator: str = "AND") -> str:
+def fts_query(terms: Sequence[str], operator: str = "AND") -> str:
     """A safe FTS5 MATCH expression: every word a quoted string (quotes doubled)."""
-    parts = [
-        '"' + word.replace('"', '""') + '"' + ("*" if prefix else "") for word, prefix in terms
-    ]
-    return f" {operator} ".join(parts)
+    return f" {operator} ".join('"' + word.replace('"', '""') + '"' for word in terms)
 
 
 # -- the repository ----------------------------------------------------------------------
@@ -1062,10 +1058,15 @@ class Catalog:
           ranked instead (bm25 rewards the ones matching more of them): mode "or".
         * No words at all (empty, punctuation, emoji): the papers passing the filters, most
           recently added first ("browse"; with no filters that is the recent papers).
+        * Filters: section exact (any case), year range, author (the text must appear in
+          the author list, any case, and each of its words must be a whole word of it).
         * Ranking is bm25 with the title weighted highest; `score` is -bm25 (higher is
-          better). `total` counts matches up to COUNT_CAP; beyond it `total_capped` is True
-          and total is COUNT_CAP ("1000+"). A query matching more than RANK_WINDOW papers
-          ranks the RANK_WINDOW most recently added of them.
+          better). Only the RANK_WINDOW most recently added matches are ranked. When the
+          query's words are common (their postings hold over RANK_BUDGET papers, where
+          bm25's own weighing would read them all), the page is the matches with every word
+          in the title first, then the rest, newest first in each (ranking "title-recent").
+        * `total` counts matches up to COUNT_CAP; beyond it `total_capped` is True and
+          total is COUNT_CAP (show it as "1000+").
         """
         limit = max(0, min(int(limit), 100))
         offset = max(0, int(offset))
@@ -1084,14 +1085,14 @@ class Catalog:
         if not terms:
             if narrow is None:
                 return self._browse(filters, params, limit, offset)
-            page = self._match(narrow, filters, params, limit, offset, [])
+            page = self._match(None, narrow, filters, params, limit, offset, [])
             page.mode = "browse"
             return page
-        match = _with(fts_query(terms, "AND"), narrow)
-        page = self._match(match, filters, params, limit, offset, terms)
+        page = self._match(fts_query(terms, "AND"), narrow, filters, params, limit, offset, terms)
         if page.total == 0 and len(terms) >= OR_FALLBACK_MIN_TOKENS:
-            match = _with(fts_query(terms, "OR"), narrow)
-            page = self._match(match, filters, params, limit, offset, terms)
+            page = self._match(
+                fts_query(terms, "OR"), narrow, filters, params, limit, offset, terms
+            )
             page.mode = "or"
         return page
 
@@ -1164,63 +1165,117 @@ class Catalog:
 
     def _match(
         self,
-        match: str,
+        text: str | None,
+        narrow: str | None,
         filters: list[str],
         params: list[Any],
         limit: int,
         offset: int,
-        terms: Sequence[tuple[str, bool]],
+        terms: Sequence[str],
     ) -> SearchPage:
+        """One page of the papers matching `text` AND `narrow` AND the SQL `filters`."""
+        full = text if narrow is None else narrow if text is None else _with(text, narrow)
+        assert full is not None
         join = "CROSS JOIN papers p ON p.id = papers_fts.rowid" if filters else ""
         where = " AND ".join(["papers_fts MATCH ?", *filters])
-        args = [match, *params]
         try:
-            (count,) = self._one(
-                f"SELECT count(*) FROM (SELECT 1 FROM papers_fts {join} WHERE {where} LIMIT ?)",
-                [*args, COUNT_CAP + 1],
-            ) or (0,)
-            if count == 0:
-                return SearchPage(total=0, mode="and")
-            # Past RANK_WINDOW matches, rank only the newest ones: FTS5 reads a rowid range
-            # straight from its index, so the window bounds the bm25 work.
-            bound = self._one(
-                f"SELECT papers_fts.rowid FROM papers_fts {join} WHERE {where}"
-                " ORDER BY papers_fts.rowid DESC LIMIT 1 OFFSET ?",
-                [*args, RANK_WINDOW],
-            )
-            window = "" if bound is None else " AND papers_fts.rowid > ?"
-            weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-            ranked = self._all(
-                f"SELECT papers_fts.rowid AS id, bm25(papers_fts, {weights}) AS rank"
-                f" FROM papers_fts {join} WHERE {where}{window}"
-                " ORDER BY rank, papers_fts.rowid DESC LIMIT ? OFFSET ?",
-                [*args, *([bound[0]] if bound is not None else []), limit, offset],
-            )
+            # One pass over the newest RANK_WINDOW matches gives both the count (capped) and
+            # the rows to rank; FTS5 walks its postings in rowid order without scoring.
+            window = [
+                r[0]
+                for r in self._all(
+                    f"SELECT papers_fts.rowid FROM papers_fts {join} WHERE {where}"
+                    " ORDER BY papers_fts.rowid DESC LIMIT ?",
+                    [full, *params, RANK_WINDOW],
+                )
+            ]
+            count = len(window)
+            if not window:
+                return SearchPage(total=0)
+            if text is None:
+                ranked = [(rowid, 0.0) for rowid in window[offset : offset + limit]]
+                ranking = "recent"
+            elif self._postings_within(terms, RANK_BUDGET):
+                ranked = self._bm25(text, window, limit, offset)
+                ranking = "bm25"
+            else:
+                ranked = self._title_first(text, narrow, window, limit, offset)
+                ranking = "title-recent"
             hits = self._hits(ranked, terms)
         except sqlite3.OperationalError as exc:
             # The query is built from quoted words only; should FTS5 still refuse it, the
             # person gets no results rather than an error.
             if "fts5" in str(exc).lower() or "syntax" in str(exc).lower():
-                return SearchPage(total=0, mode="and")
+                return SearchPage(total=0)
             raise
         return SearchPage(
-            total=min(count, COUNT_CAP), hits=hits, total_capped=count > COUNT_CAP, mode="and"
+            total=min(count, COUNT_CAP),
+            hits=hits,
+            total_capped=count > COUNT_CAP,
+            ranking=ranking,
         )
 
-    def _hits(
-        self, ranked: list[sqlite3.Row], terms: Sequence[tuple[str, bool]]
-    ) -> list[SearchHit]:
+    def _postings_within(self, terms: Sequence[str], budget: int) -> bool:
+        """Whether the words' postings together hold at most `budget` papers.
+
+        bm25() reads every posting of every word of the query to weigh it (its idf), so
+        its cost grows with how common the words are, not with how many papers match.
+        """
+        left = budget
+        for word in terms:
+            (n,) = self._one(
+                "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
+                [fts_query([word]), left + 1],
+            ) or (0,)
+            left -= n
+            if left < 0:
+                return False
+        return True
+
+    def _bm25(
+        self, text: str, window: list[int], limit: int, offset: int
+    ) -> list[tuple[int, float]]:
+        # `+rowid` keeps the list a filter on FTS5's scan: as a constraint, SQLite would run
+        # the MATCH once per listed rowid. Only the text words are in this MATCH: the filters' tokens (a section holds a
+        # tenth of the catalog) would cost bm25 a pass over their postings too.
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        rows = self._all(
+            f"SELECT rowid, bm25(papers_fts, {weights}) AS rank FROM papers_fts"
+            " WHERE papers_fts MATCH ? AND rowid >= ?"
+            " AND +rowid IN (SELECT value FROM json_each(?))"
+            " ORDER BY rank, rowid DESC LIMIT ? OFFSET ?",
+            [text, window[-1], json.dumps(window), limit, offset],
+        )
+        return [(r[0], -float(r[1])) for r in rows]
+
+    def _title_first(
+        self, text: str, narrow: str | None, window: list[int], limit: int, offset: int
+    ) -> list[tuple[int, float]]:
+        # Common words: papers with the words in their title first, then the rest, newest
+        # first within each; cheap, and what bm25 with the title weighted highest mostly does.
+        # The filters' tokens keep this walk as short as the window's own.
+        in_title = {
+            r[0]
+            for r in self._all(
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid >= ?",
+                [_with(f"{{title}} : ({text})", narrow), window[-1]],
+            )
+        }
+        ordered = [i for i in window if i in in_title] + [i for i in window if i not in in_title]
+        return [(i, 1.0 if i in in_title else 0.0) for i in ordered[offset : offset + limit]]
+
+    def _hits(self, ranked: list[tuple[int, float]], terms: Sequence[str]) -> list[SearchHit]:
         if not ranked:
             return []
-        ids = [r["id"] for r in ranked]
+        ids = [rowid for rowid, _ in ranked]
         marks = ", ".join("?" for _ in ids)
         rows = {r["id"]: r for r in self._all(f"SELECT * FROM papers WHERE id IN ({marks})", ids)}
         hits = []
-        for r in ranked:
-            row = rows.get(r["id"])
+        for rowid, score in ranked:
+            row = rows.get(rowid)
             if row is not None:
                 text = row["abstract"] or row["digest"]
-                hits.append(SearchHit(_paper(row), -float(r["rank"]), snippet(text, terms)))
+                hits.append(SearchHit(_paper(row), score, snippet(text, terms)))
         return hits
 
     # -- feed state ----------------------------------------------------------------------
@@ -1303,7 +1358,7 @@ class Catalog:
         )
 
 
-def _feed_state(row: Mapping[str, Any]) -> FeedState:
+def _feed_state(row: sqlite3.Row) -> FeedState:
     return FeedState(
         url=row["url"],
         etag=row["etag"],

@@ -15,7 +15,7 @@ MIGRATIONS = Migrations("paperbot")
 
 # Columns of the full-text index, in the order bm25() takes its weights. `search_facets`
 # holds one token for the year and one for the section, so a filter narrows the match
-# inside the index instead of by reading every matching row (see facet_tokens).
+# inside the index instead of by reading every matching row (year_token, section_token).
 FTS_COLUMNS = ("title", "authors", "abstract", "digest", "keywords", "search_facets")
 # A title hit says far more about a paper than the same word deep in an abstract; the
 # facet tokens are filters and never change the ranking.
@@ -239,9 +239,9 @@ def fts_bulk_load(db: Database) -> Iterator[None]:
     """Bulk-insert papers with the FTS triggers off, then rebuild the index once.
 
     Indexing row by row through triggers costs several times one rebuild at the end. The
-    caller batches its inserts inside; only inserts are safe here (a delete or an update of
-    indexed text while the triggers are off would be lost from the index until a rebuild,
-    which this runs in any case).
+    caller batches its inserts inside. The rebuild reads the whole papers table, so the
+    index is right afterwards whatever changed meanwhile; searches inside the block do not
+    see the new rows. The triggers come back even if the block fails.
     """
     for name in FTS_TRIGGER_NAMES:
         db.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -34,7 +34,10 @@ def paper(
 
 
 def match(
-    arxiv_id: str, score: float = 0.8, section: str | None = "Double Descent", candidate: bool = True
+    arxiv_id: str,
+    score: float = 0.8,
+    section: str | None = "Double Descent",
+    candidate: bool = True,
 ) -> Match:
     return Match(
         arxiv_id=arxiv_id,
@@ -45,7 +48,9 @@ def match(
     )
 
 
-def item(arxiv_id: str, title: str | None = None, score: float = 0.8, **kw: Any) -> tuple[Paper, Match]:
+def item(
+    arxiv_id: str, title: str | None = None, score: float = 0.8, **kw: Any
+) -> tuple[Paper, Match]:
     return paper(arxiv_id, title, **kw), match(arxiv_id, score)
 
 
