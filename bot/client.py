@@ -98,7 +98,7 @@ class PaperBot(commands.Bot):
         await self.add_cog(ReviewCog(self))
         await self.add_cog(DigestCog(self))
         await self.add_cog(PaperCommands(self))
-        self.tree.on_error = self.on_app_command_error
+        self.tree.error(self.on_app_command_error)
         if self.guild_id:
             guild = discord.Object(id=self.guild_id)
             self.tree.copy_global_to(guild=guild)

@@ -25,6 +25,7 @@ from feeds.rules import RuleSet
 log = logging.getLogger("paperbot.pipeline")
 
 Progress = Callable[[str], None]
+_NO_DAY = datetime.min.replace(tzinfo=UTC)  # items without an announcement day share one budget
 
 
 def _quiet(_: str) -> None:
@@ -94,7 +95,7 @@ class Ranker:
         ]
         if self.selection == "budget":
             fresh = [i for i, p in enumerate(papers) if not p.is_update and combined[i].section]
-            days = [papers[i].announced.date() if papers[i].announced else None for i in fresh]
+            days = [(papers[i].announced or _NO_DAY).date() for i in fresh]
             chosen = select(
                 [combined[i] for i in fresh], daily_budget=self.daily_budget, days=days
             )
@@ -195,24 +196,21 @@ async def poll_feeds(
         report.feeds.append(outcome)
         try:
             fetched = await services.fetcher.fetch(url, state)
+            body = fetched.body
+            unchanged = fetched.status == "not_modified" or body is None
+            if body is not None and not unchanged:
+                parsed = await asyncio.to_thread(parse_feed, body, url)
         except FeedError as exc:
+            # Fetch and parse failures alike: the feed's record keeps the reason.
             outcome.status, outcome.error = "error", exc.reason
             if not dry_run:
                 await catalog.save_feed_state(record_outcome(state, url, exc, now_utc()))
             log.warning("feed failed: %s", exc)
             continue
-        if fetched.status == "not_modified" or fetched.body is None:
+        if unchanged:
             outcome.status = "not_modified"
             if not dry_run:
                 await catalog.save_feed_state(record_outcome(state, url, fetched, now_utc()))
-            continue
-        try:
-            parsed = await asyncio.to_thread(parse_feed, fetched.body, url)
-        except FeedError as exc:
-            outcome.status, outcome.error = "error", exc.reason
-            if not dry_run:
-                await catalog.save_feed_state(record_outcome(state, url, exc, now_utc()))
-            log.warning("feed unusable: %s", exc)
             continue
         outcome.items = len(parsed.papers)
         outcome.warnings = list(parsed.warnings)
