@@ -129,6 +129,20 @@ class PaperBot(commands.Bot):
             self.scheduler.start()
         self.started.set()
 
+    async def on_ready(self) -> None:
+        """A new gateway session after the first one: events in the gap are lost, so recount.
+
+        A resumed session replays what it missed and dispatches `on_resumed`, not this.
+        """
+        if not self.started.is_set():
+            return
+        log.info("new gateway session: reconciling open candidates")
+        review: Any = self.get_cog("ReviewCog")
+        try:
+            await review.reconcile()
+        except (discord.HTTPException, PaperbotError) as exc:
+            log.warning("reconcile after reconnect incomplete: %s", exc)
+
     async def close(self) -> None:
         """Stop after the vote handlers under way have recorded their votes and edited posts."""
         review: Any = self.get_cog("ReviewCog")

@@ -27,7 +27,6 @@ COLOUR_EXPIRED = discord.Colour.light_grey()
 # A markdown link, so truncation can treat it as one unbreakable token.
 _LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]*\)")
 _TOKEN = re.compile(r"\[[^\]\n]*\]\([^)\s]*\)|\S+|\s+")
-_ZWSP = "\u200b"
 
 
 def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
@@ -61,7 +60,7 @@ def escape(text: str) -> str:
 
 def short_authors(authors: Sequence[str], limit: int = 200) -> str:
     """`A, B, C et al.` sized for a field; the first and last author matter most to readers."""
-    names = [a for a in authors if a]
+    names = [" ".join(a.split()) for a in authors if a and a.strip()]
     if not names:
         return "unknown authors"
     if len(names) <= 4:
@@ -138,10 +137,6 @@ def candidate_embed(view: CandidateView) -> discord.Embed:
     return fit_embed(embed)
 
 
-def embed_size(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def fit_embed(embed: discord.Embed) -> discord.Embed:
     """Drop the description's tail, then trailing fields, until the 6000 total holds."""
     while len(embed) > EMBED_TOTAL_LIMIT and embed.description and len(embed.description) > 50:
@@ -170,7 +165,3 @@ def split_messages(blocks: Iterable[str], limit: int = CONTENT_LIMIT) -> list[st
 
 def jump_link(guild_id: int | str, channel_id: int | str, message_id: int | str) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
-
-
-def _fill(text: str) -> str:
-    return text if text.strip() else _ZWSP

@@ -533,3 +533,31 @@ def _colour(h: Harness, arxiv_id: str, colour: discord.Colour) -> dict[str, Any]
 
 def _footer_has(h: Harness, arxiv_id: str, text: str) -> bool:
     return text in h.post_of(arxiv_id)["embeds"][0]["footer"]["text"]
+
+
+async def test_votes_during_a_lost_gateway_session_are_recounted(
+    fake_discord: FakeDiscord, tmp_path: Path, feed_path: Path
+) -> None:
+    url = write_feed(feed_path, [STRONG])
+    settings = make_settings(fake_discord, tmp_path, [url])
+    async with running_bot(fake_discord, settings) as h:
+        await h.worker.poll()
+
+        async def no_identify_delay(shard_id: int | None, *, initial: bool = False) -> None:
+            return None  # discord.py waits 5 s before a second IDENTIFY; not needed here
+
+        h.bot.before_identify_hook = no_identify_delay  # type: ignore[method-assign]
+        identified = fake_discord.identify_count
+        await fake_discord.drop_connections(resumable=False)
+        # While no session exists these reactions reach nobody (Discord would not replay them).
+        alice, bob = h.member("alice"), h.member("bob")
+        post = h.post_of(STRONG.arxiv_id)
+        await h.react(alice, post, CHECK)
+        await h.react(bob, post, CHECK)
+        await eventually(lambda: _identified_again(fake_discord, identified))
+        await eventually(lambda: _is(h, STRONG.arxiv_id, "approved"))
+        assert len(h.posts()) == 1
+
+
+async def _identified_again(server: FakeDiscord, before: int) -> bool:
+    return server.identify_count > before
