@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -16,6 +17,8 @@ from bot.settings import ConfigError, Settings
 from feeds.errors import PaperbotError
 
 log = logging.getLogger("paperbot.run")
+
+SHUTDOWN_GRACE = 8.0  # seconds a poll under way may take to finish after SIGTERM
 
 
 class Worker:
@@ -35,11 +38,26 @@ class Worker:
         self.dry_run = dry_run
         self._poll_lock = asyncio.Lock()
 
+    async def wait_idle(self, grace: float) -> None:
+        """Let a poll under way finish (every write is a transaction, so stopping is safe)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace), self._poll_lock:
+                return
+
     async def poll(self) -> Any:
         """Poll, store, then post and check feed health. Overlapping runs are skipped."""
         if self._poll_lock.locked():
             log.info("a poll is already running; skipping this one")
             return None
+        try:
+            return await self._poll()
+        except asyncio.CancelledError:
+            # Shutdown while polling: nothing half-written survives a transaction, and the
+            # next poll redoes the work, so this is news, not an error with a traceback.
+            log.info("poll interrupted by shutdown")
+            return None
+
+    async def _poll(self) -> Any:
         async with self._poll_lock:
             report = await poll_feeds(self.services, self.feeds, dry_run=self.dry_run)
             catalog = self.services.catalog
@@ -94,6 +112,10 @@ def build_scheduler(settings: Settings, worker: Worker) -> AsyncIOScheduler:
     hour, minute = (int(x) for x in settings.digest.time.split(":"))
     digest_trigger = CronTrigger(hour=hour, minute=minute, timezone=settings.digest_zone)
     scheduler.add_job(worker.poll, poll_trigger, id="poll", **defaults)
+    if settings.arxiv.poll_on_start:
+        # One poll as soon as the scheduler starts: a fresh install shows something at once,
+        # and conditional GET makes it nearly free on a restart.
+        scheduler.add_job(worker.poll, id="poll-on-start", **defaults)
     scheduler.add_job(worker.digest, digest_trigger, id="digest", **defaults)
     scheduler.add_job(worker.expire, CronTrigger(minute=5, timezone="UTC"), id="expire", **defaults)
     if settings.model.enabled:
@@ -160,6 +182,7 @@ async def run(
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await worker.wait_idle(SHUTDOWN_GRACE)
         if bot is not None and not bot.is_closed():
             await bot.close()
         await services.close()

@@ -28,6 +28,7 @@ class ArxivSettings:
     api_base: str = "https://export.arxiv.org/api"
     contact: str = "mailto:paperbot@example.org"
     poll_cron: str = "15 1,7,13,19 * * *"
+    poll_on_start: bool = True
     min_interval: float = 3.0
     timeout: float = 30.0
     retries: int = 4

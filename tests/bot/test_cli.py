@@ -222,3 +222,34 @@ def test_model_trains_after_the_first_poll_and_explains_candidates(
     assert info["version"] == 1 and info["positives"] == 34 and info["in_use"]
     out = cli("poll", "--once", "--dry-run").stdout
     assert "model relevance" in out and "like *" in out
+
+
+def test_the_headless_worker_polls_at_start_and_stops_cleanly_on_sigterm(
+    cli: Cli, shared: Callable[[str], Path]
+) -> None:
+    import signal
+    import time
+
+    url = shared(FEED_2024).as_uri()
+    cli.configure(f'feeds = ["{url}"]\n[model]\nenabled = false\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PAPERBOT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(cli.config), "run"],
+        cwd=cli.home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        stored: list[object] = []
+        while time.monotonic() < deadline and not stored:
+            time.sleep(0.5)
+            feeds = json.loads(cli("feeds", "--json").stdout)
+            stored = [f for f in feeds if f["last_success"]]
+        assert stored, "the poll on start did not run"
+        assert "no candidates" not in cli("candidates").stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "DISCORD_TOKEN is not set" in err and "worker running" in err
+    assert "Traceback" not in err
