@@ -7,7 +7,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,12 @@ class Ranker:
         self.threshold = threshold
         self.daily_budget = daily_budget
 
-    def rank(self, papers: list[Paper]) -> list[Match]:
+    def rank(self, papers: list[Paper], taken: dict[date, set[str]] | None = None) -> list[Match]:
+        """Matches for `papers`; `taken` names the candidates each day already has (budget)."""
         matches = self.rules.match_many(papers)
         if self.model is None or not papers:
             return matches
-        from feeds.relevance import combine, select
+        from feeds.relevance import combine
 
         predictions = self.model.predict(papers)
         combined = [
@@ -94,21 +95,38 @@ class Ranker:
             for m, p in zip(matches, predictions, strict=True)
         ]
         if self.selection == "budget":
-            fresh = [i for i, p in enumerate(papers) if not p.is_update and combined[i].section]
-            days = [(papers[i].announced or _NO_DAY).date() for i in fresh]
-            chosen = select(
-                [combined[i] for i in fresh], daily_budget=self.daily_budget, days=days
-            )
-            keep = {id(m) for m in chosen}
-            for m in combined:
-                m.candidate = id(m) in keep
+            days = [(p.announced or _NO_DAY).date() for p in papers]
+            apply_budget(combined, days, self.daily_budget, taken or {})
         return combined
 
 
-def rank_feed(ranker: Ranker, papers: list[Paper]) -> list[tuple[Paper, Match]]:
+def apply_budget(
+    matches: list[Match], days: list[date], budget: int, taken: dict[date, set[str]]
+) -> None:
+    """Mark as candidates the best `budget` of each announcement day, in place.
+
+    Candidates a day already has (from other feeds or earlier polls) use up its budget,
+    unless they are among `matches` again, so re-polling a feed chooses the same papers.
+    """
+    by_day: dict[date, list[Match]] = {}
+    for match, day in zip(matches, days, strict=True):
+        match.candidate = False
+        if match.section is not None:
+            by_day.setdefault(day, []).append(match)
+    for day, group in by_day.items():
+        here = {m.arxiv_id for m in group}
+        left = max(0, budget - len(taken.get(day, set()) - here))
+        group.sort(key=lambda m: (-m.score, m.arxiv_id))
+        for match in group[:left]:
+            match.candidate = True
+
+
+def rank_feed(
+    ranker: Ranker, papers: list[Paper], taken: dict[date, set[str]] | None = None
+) -> list[tuple[Paper, Match]]:
     """Each paper with its Match; replacements are not ranked (they only refresh records)."""
     fresh = [p for p in papers if not p.is_update]
-    ranked = iter(ranker.rank(fresh))
+    ranked = iter(ranker.rank(fresh, taken))
     return [
         (p, Match(p.arxiv_id, 0.0, None) if p.is_update else next(ranked)) for p in papers
     ]
@@ -216,7 +234,8 @@ async def poll_feeds(
         outcome.warnings = list(parsed.warnings)
         if parsed.quiet:
             outcome.status = "quiet"
-        pairs = await asyncio.to_thread(rank_feed, services.ranker, parsed.papers)
+        taken = await _candidates_by_day(catalog) if services.ranker.selection == "budget" else None
+        pairs = await asyncio.to_thread(rank_feed, services.ranker, parsed.papers, taken)
         outcome.updates = sum(1 for p, _ in pairs if p.is_update)
         chosen = [(p, m) for p, m in pairs if m.candidate and not p.is_update]
         outcome.candidates = len(chosen)
@@ -230,6 +249,15 @@ async def poll_feeds(
             await catalog.save_feed_state(record_outcome(state, url, fetched, now_utc()))
     report.matched.sort(key=lambda pm: (-pm[1].score, pm[0].arxiv_id))
     return report
+
+
+async def _candidates_by_day(catalog: AsyncCatalog) -> dict[date, set[str]]:
+    """Feed candidates per announcement day, for the daily budget (manual adds don't count)."""
+    taken: dict[date, set[str]] = {}
+    for c in await catalog.candidates():
+        if c.announced is not None and not (c.source or "").startswith(("add:", "cli")):
+            taken.setdefault(c.announced.date(), set()).add(c.arxiv_id)
+    return taken
 
 
 def _merge_reports(a: StoreReport | None, b: StoreReport) -> StoreReport:

@@ -62,6 +62,12 @@ async def test_rules_decide_until_the_list_and_a_poll_train_a_model(
         assert any(r.startswith("like *") for r in match.reasons), match.reasons
         assert match.section in services.ranker.rules.sections
 
+    # A daily budget instead of a threshold: the best 3 of the announcement day.
+    services.ranker.selection, services.ranker.daily_budget = "budget", 3
+    budget = await poll_feeds(services, dry_run=True)
+    best = sorted(m.score for _, m in warm.matched)[-3:]
+    assert sorted(m.score for _, m in budget.matched) == best
+
 
 async def test_a_failed_retrain_keeps_the_previous_model(services: Services, seed_text: str) -> None:
     await import_awesome(services, seed_text, "import")
