@@ -87,7 +87,7 @@ class Ranker:
         matches = self.rules.match_many(papers)
         if self.model is None or not papers:
             return matches
-        from feeds.relevance import combine
+        from feeds.relevance import apply_budget, combine
 
         predictions = self.model.predict(papers)
         combined = [
@@ -98,27 +98,6 @@ class Ranker:
             days = [(p.announced or _NO_DAY).date() for p in papers]
             apply_budget(combined, days, self.daily_budget, taken or {})
         return combined
-
-
-def apply_budget(
-    matches: list[Match], days: list[date], budget: int, taken: dict[date, set[str]]
-) -> None:
-    """Mark as candidates the best `budget` of each announcement day, in place.
-
-    Candidates a day already has (from other feeds or earlier polls) use up its budget,
-    unless they are among `matches` again, so re-polling a feed chooses the same papers.
-    """
-    by_day: dict[date, list[Match]] = {}
-    for match, day in zip(matches, days, strict=True):
-        match.candidate = False
-        if match.section is not None:
-            by_day.setdefault(day, []).append(match)
-    for day, group in by_day.items():
-        here = {m.arxiv_id for m in group}
-        left = max(0, budget - len(taken.get(day, set()) - here))
-        group.sort(key=lambda m: (-m.score, m.arxiv_id))
-        for match in group[:left]:
-            match.candidate = True
 
 
 def rank_feed(

@@ -31,7 +31,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from itertools import pairwise
 from operator import is_not
@@ -55,10 +55,10 @@ __all__ = [
     "RelevanceModel",
     "TextFeatures",
     "TrainingError",
+    "apply_budget",
     "combine",
     "combined_scores",
     "example_text",
-    "select",
 ]
 
 FORMAT_MAGIC = b"PAPERBOT-RELEVANCE\n"
@@ -772,30 +772,22 @@ def _normalised(scores: dict[str, float]) -> dict[str, float]:
     return {s: max(v, 0.0) / total for s, v in scores.items()} if total > 0 else {}
 
 
-def select(
-    matches: Sequence[Match],
-    *,
-    threshold: float | None = None,
-    daily_budget: int | None = None,
-    days: Sequence[Any] | None = None,
-) -> list[Match]:
-    """Which matches to post, best first: those at or above `threshold`, and/or the best
-    `daily_budget` of each announcement day (`days[i]` is the day of `matches[i]`; all one
-    day when omitted). With neither, the matches already marked `candidate`."""
-    if days is not None and len(days) != len(matches):
-        raise ValueError("days must give one announcement day per match")
-    keep = list(range(len(matches)))
-    if threshold is None and daily_budget is None:
-        keep = [i for i in keep if matches[i].candidate]
-    if threshold is not None:
-        keep = [i for i in keep if matches[i].score >= threshold]
-    if daily_budget is not None:
-        by_day: dict[Any, list[int]] = {}
-        for i in keep:
-            by_day.setdefault(days[i] if days is not None else None, []).append(i)
-        keep = []
-        for idx in by_day.values():
-            idx.sort(key=lambda i: -matches[i].score)
-            keep.extend(idx[: max(0, daily_budget)])
-    keep.sort(key=lambda i: -matches[i].score)
-    return [matches[i] for i in keep]
+def apply_budget(
+    matches: list[Match], days: list[date], budget: int, taken: dict[date, set[str]]
+) -> None:
+    """Mark as candidates the best `budget` of each announcement day, in place.
+
+    Candidates a day already has (from other feeds or earlier polls) use up its budget,
+    unless they are among `matches` again, so re-polling a feed chooses the same papers.
+    """
+    by_day: dict[date, list[Match]] = {}
+    for match, day in zip(matches, days, strict=True):
+        match.candidate = False
+        if match.section is not None:
+            by_day.setdefault(day, []).append(match)
+    for day, group in by_day.items():
+        here = {m.arxiv_id for m in group}
+        left = max(0, budget - len(taken.get(day, set()) - here))
+        group.sort(key=lambda m: (-m.score, m.arxiv_id))
+        for match in group[:left]:
+            match.candidate = True

@@ -21,7 +21,6 @@ from feeds.relevance import (
     RelevanceModel,
     TrainingError,
     combine,
-    select,
 )
 
 SAMPLE = "data/corpus/daily-arxiv-ai-enhanced-sample2000.jsonl.gz"
@@ -244,16 +243,3 @@ def test_combine_more_evidence_scores_higher() -> None:
     assert combine(rule(6.0), low).score < combine(rule(6.0), pred).score
 
 
-def test_select_threshold_and_daily_budget() -> None:
-    ms = [rule(0.0, arxiv_id=f"2401.0000{i}") for i in range(6)]
-    for m, s in zip(ms, [0.9, 0.2, 0.7, 0.5, 0.95, 0.1], strict=True):
-        m.score = s
-    assert [m.score for m in select(ms, threshold=0.5)] == [0.95, 0.9, 0.7, 0.5]
-    days = ["2024-11-28", "2024-11-28", "2024-11-28", "2024-11-29", "2024-11-29", "2024-11-29"]
-    chosen = select(ms, daily_budget=2, days=days)
-    assert [m.score for m in chosen] == [0.95, 0.9, 0.7, 0.5]  # two per day, best first
-    assert [m.score for m in select(ms, daily_budget=1, days=days)] == [0.95, 0.9]
-    assert [m.score for m in select(ms, threshold=0.6, daily_budget=1, days=days)] == [0.95, 0.9]
-    assert [m.score for m in select(ms, daily_budget=3)] == [0.95, 0.9, 0.7]  # one day
-    with pytest.raises(ValueError, match="one announcement day per match"):
-        select(ms, daily_budget=1, days=days[:2])

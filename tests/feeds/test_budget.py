@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.pipeline import apply_budget
 from feeds.models import Match
+from feeds.relevance import apply_budget
 
 MON, TUE = date(2024, 11, 25), date(2024, 11, 26)
 
