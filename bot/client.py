@@ -85,6 +85,7 @@ class PaperBot(commands.Bot):
         self.started = asyncio.Event()  # reconciled, pending posts made, scheduler running
         self.worker: Any = None  # the scheduled jobs (bot.runner.Worker), set by the runner
         self._decisions = 0
+        self._reconciling: asyncio.Task[None] | None = None
 
     @property
     def guild_id(self) -> int:
@@ -137,6 +138,11 @@ class PaperBot(commands.Bot):
         if not self.started.is_set():
             return
         log.info("new gateway session: reconciling open candidates")
+        # A task of our own, so close() can wait for it instead of cutting its HTTP calls.
+        self._reconciling = asyncio.create_task(self._reconcile(), name="paperbot-reconcile")
+        await asyncio.shield(self._reconciling)
+
+    async def _reconcile(self) -> None:
         review: Any = self.get_cog("ReviewCog")
         try:
             await review.reconcile()
@@ -148,6 +154,11 @@ class PaperBot(commands.Bot):
         review: Any = self.get_cog("ReviewCog")
         if review is not None and not self.is_closed():
             await review.drain(timeout=5.0)
+        task = self._reconciling
+        if task is not None and not task.done():
+            _, pending = await asyncio.wait({task}, timeout=5.0)
+            for late in pending:
+                late.cancel()
         await super().close()
 
     async def _fail(self, message: str) -> None:
