@@ -382,7 +382,7 @@ async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
     if not rows:
         print("no candidates")
     for c in rows:
-        section = c.section or c.suggested_section or "-"
+        section = c.effective_section or "-"
         print(f"{c.status:<9} {c.score:6.2f}  {c.arxiv_id:<12} {_clip(section, 24):<24} {_clip(c.title, 60)}")
     return 0
 

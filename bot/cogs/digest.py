@@ -58,7 +58,7 @@ def build_digest(data: DigestInput, *, timezone: Any) -> list[str]:
         blocks.append(f"__{len(data.new)} new candidate(s)__")
         grouped: dict[str, list[Any]] = defaultdict(list)
         for c in data.new:
-            grouped[c.section or c.suggested_section or "No section"].append(c)
+            grouped[c.effective_section or "No section"].append(c)
         for section in sorted(grouped):
             blocks.append(f"**{escape(section)}**")
             for c in sorted(grouped[section], key=lambda c: -(c.score or 0)):
@@ -69,7 +69,7 @@ def build_digest(data: DigestInput, *, timezone: Any) -> list[str]:
     if data.approved:
         blocks.append(f"__Approved ({len(data.approved)})__")
         blocks.extend(
-            f"• {_link(c, data.guild_id)} → {escape(c.section or c.suggested_section or '-')}"
+            f"• {_link(c, data.guild_id)} → {escape(c.effective_section or '-')}"
             for c in data.approved
         )
     if data.rejected:
@@ -109,7 +109,7 @@ class DigestCog(commands.Cog):
         expire_days = self.bot.settings.discord.expire_days
         warn = timedelta(days=max(0, expire_days - self.bot.settings.digest.expiring_within_days))
         for c in await self.catalog.candidates():
-            if c.status in ("new", "posted"):
+            if c.is_open:
                 if c.created_at >= since:
                     data.new.append(c)
                 elif now - c.created_at >= warn:

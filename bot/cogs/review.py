@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("paperbot.review")
 
-OPEN = ("new", "posted")
 
 
 def view_of(candidate: Any, tally: Any = None, runner_up: str | None = None) -> CandidateView:
@@ -37,7 +36,7 @@ def view_of(candidate: Any, tally: Any = None, runner_up: str | None = None) -> 
         authors=candidate.authors or [],
         abstract=candidate.abstract or "",
         categories=candidate.categories or [],
-        section=candidate.section or candidate.suggested_section,
+        section=candidate.effective_section,
         score=candidate.score or 0.0,
         reasons=candidate.reasons or [],
         status=candidate.status,
@@ -196,7 +195,7 @@ class ReviewCog(commands.Cog):
 
     async def _count(self, payload: discord.RawReactionActionEvent, choice: str, present: bool) -> None:
         candidate = await self.catalog.candidate_by_message(str(payload.message_id))
-        if candidate is None or candidate.status not in OPEN:
+        if candidate is None or not candidate.is_open:
             return
         arxiv_id = candidate.arxiv_id
         async with self._locks[arxiv_id]:
