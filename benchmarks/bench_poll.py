@@ -20,9 +20,9 @@ import feedparser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.pipeline import Ranker, rank_feed  # noqa: E402
 from db.catalog import Catalog  # noqa: E402
 from feeds.parse import parse_feed  # noqa: E402
+from feeds.ranking import Ranker, rank_feed  # noqa: E402
 from feeds.rules import RuleSet  # noqa: E402
 
 SHARED = Path(os.environ.get("PAPERBOT_SHARED", ROOT.parent / "shared"))
