@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.pipeline import now_utc  # noqa: E402
+from bot.app import now_utc  # noqa: E402
 from db.worker import AsyncCatalog  # noqa: E402
 from feeds.parse import parse_feed  # noqa: E402
 from feeds.rules import RuleSet  # noqa: E402
-from tests.bot.discord_helpers import (  # noqa: E402
+from tests.bot.discord.helpers import (  # noqa: E402
     CHECK,
     CROSS,
     STRONG,

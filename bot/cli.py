@@ -10,17 +10,23 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bot import __version__
-from bot.settings import ConfigError, Settings, load_settings
+from bot.app import App, PollReport, catalog_key, read_text_file, write_text_file
+from bot.app.base import Progress
+from bot.logs import LEVELS, setup_logging
+from bot.publish import PublishError
+from bot.settings import ConfigError, Settings, check_feed_url, load_settings
+from db.types import AddedHow, CandidateStatus
 from feeds.errors import PaperbotError
+from feeds.ids import parse_arxiv_id
 
-log = logging.getLogger("paperbot")
+log = logging.getLogger(__name__)
 
 
 def _stderr(message: str) -> None:
@@ -64,32 +70,82 @@ def _year_range(text: str) -> tuple[int | None, int | None]:
         ) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _feed_url(text: str) -> str:
+    try:
+        return check_feed_url(text, where="--feed")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--feed: ")) from None
+
+
+def _logging(settings: Settings, args: argparse.Namespace) -> None:
+    """The service logs what an operator needs (INFO); a one-shot command only its problems."""
+    service = args.command == "run" or (args.command == "poll" and not args.once)
+    if args.log_level:
+        level = args.log_level
+    elif args.verbose:
+        level = "DEBUG"
+    else:
+        level = settings.logging.level if service else "WARNING"
+    setup_logging(level, libraries="DEBUG" if args.log_level == "DEBUG" else "WARNING")
+
+
+def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--config", default=default, help="config file (default: $PAPERBOT_CONFIG or ./paperbot.toml)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default,
+        help="log paperbot's details (DEBUG) to stderr",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LEVELS, default=default,
+        help="log level (default: [logging] level for run, WARNING for one-shot commands;"
+        " DEBUG also shows the libraries' logs)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="paperbot",
         description="Keep a community-curated awesome list of arXiv papers alive.",
     )
     parser.add_argument("--version", action="version", version=f"paperbot {__version__}")
-    parser.add_argument("--config", help="config file (default: $PAPERBOT_CONFIG or ./paperbot.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _common_options(parser, argparse.SUPPRESS)
+    common = _Parser(add_help=False)
+    _common_options(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("run", help="run the Discord bot with its scheduled poll and digest jobs")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        # --config and -v are taken before or after the command's name.
+        return sub.add_parser(name, help=help, parents=[common])
+
+
+    p = command("run", help="run the Discord bot with its scheduled poll and digest jobs")
     p.add_argument(
         "--no-discord",
         action="store_true",
         help="run only the scheduled worker (polls and stores candidates, no Discord)",
     )
 
-    p = sub.add_parser("poll", help="poll the arXiv feeds and show the candidates")
+    p = command("poll", help="poll the arXiv feeds and show the candidates")
     p.add_argument("--once", action="store_true", help="poll once and exit (default: on schedule)")
     p.add_argument("--dry-run", action="store_true", help="store nothing, change no feed state")
-    p.add_argument("--feed", action="append", metavar="URL", help="poll this feed (repeatable)")
+    p.add_argument(
+        "--feed", action="append", type=_feed_url, metavar="URL",
+        help="poll this feed instead of the configured ones (repeatable; a file needs file://)",
+    )  # fmt: skip
     p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = sub.add_parser("search", help="search the catalog")
+    p = command("search", help="search the catalog")
     p.add_argument("query", help="words to look for (any text is safe)")
     p.add_argument("--section", help="only this section")
     p.add_argument("--year", type=_year_range, help="a year or a range like 2018-2020")
@@ -98,33 +154,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = sub.add_parser("show", help="show one catalog paper or candidate")
+    p = command("show", help="show one catalog paper or candidate")
     p.add_argument("id", help="arXiv id or URL")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("add", help="make a paper a candidate, with metadata from the arXiv API")
+    p = command("add", help="make a paper a candidate, with metadata from the arXiv API")
     p.add_argument("id", metavar="ID_OR_URL")
 
-    p = sub.add_parser("approve", help="approve a candidate into the catalog")
+    p = command("approve", help="approve a candidate into the catalog")
     p.add_argument("id")
     p.add_argument("--section", help="put it in this section")
     p.add_argument("--by", default="cli", help="name recorded in the audit log")
 
-    p = sub.add_parser("reject", help="reject a candidate")
+    p = command("reject", help="reject a candidate")
     p.add_argument("id")
     p.add_argument("--by", default="cli", help="name recorded in the audit log")
 
-    p = sub.add_parser("candidates", help="list candidates")
-    p.add_argument("--status", action="append", help="new, posted, approved, rejected, expired")
+    p = command("candidates", help="list candidates")
+    p.add_argument(
+        "--status", action="append", choices=[str(s) for s in CandidateStatus],
+        metavar="STATUS", help="only these: " + ", ".join(CandidateStatus),
+    )  # fmt: skip
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("feeds", help="health of every feed")
+    p = command("feeds", help="health of every feed")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("import-awesome", help="import an awesome-list README into the catalog")
+    p = command("import-awesome", help="import an awesome-list README into the catalog")
     p.add_argument("readme", type=Path)
 
-    p = sub.add_parser("export-awesome", help="write the awesome list from the catalog")
+    p = command("export-awesome", help="write the awesome list from the catalog")
     p.add_argument(
         "--into",
         type=Path,
@@ -133,27 +192,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print a unified diff, write nothing")
 
-    p = sub.add_parser("model", help="show the relevance model in use")
+    p = command("publish", help="commit approved papers to a branch of the list's repository")
+    p.add_argument("--dry-run", action="store_true", help="say what would be committed, write nothing")
+    p.add_argument("--push", action="store_true", help="push the branch to [publish] remote")
+
+    p = command("doctor", help="check the catalog, feeds, model, list and repository settings")
+    p.add_argument("--full", action="store_true", help="check every page and index (slower)")
+    p.add_argument("--quiet", action="store_true", help="print only problems and warnings")
+
+    p = command("backup", help="write a consistent copy of the catalog (safe while the bot runs)")
+    p.add_argument("target", type=Path, metavar="FILE")
+
+    p = command("model", help="show the relevance model in use")
     p.add_argument("--retrain", action="store_true", help="train a new model from the catalog now")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("evaluate", help="replay an awesome list against real arXiv announcements")
-    p.add_argument("readme", type=Path, nargs="?", help="the list (default: the seed list)")
-    p.add_argument("--shared", type=Path, help="folder with the arXiv data (default: ../shared)")
-    p.add_argument("--background", type=int, help="cap the background size")
+    p = command("evaluate", help="replay an awesome list against real arXiv announcements")
+    p.add_argument("readme", type=Path, metavar="LIST.md", help="the awesome list to replay")
+    p.add_argument(
+        "--background",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="arXiv announcements to test against: JSONL(.gz) or an arXiv feed (repeatable;"
+        " default: the bundled sample)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage mistake already said
+        return exc.code if isinstance(exc.code, int) else 2
+    args.config = getattr(args, "config", None)
+    args.verbose = getattr(args, "verbose", False)
+    args.log_level = getattr(args, "log_level", None)
     try:
         settings = load_settings(args.config)
+        _logging(settings, args)
+        if args.command == "run" or (
+            settings.data_dir_source == "user data dir" and not settings.database_path.exists()
+        ):
+            _stderr(f"paperbot: {settings.data_dir_description}")
         handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args)) or 0
     except (ConfigError, PaperbotError) as exc:
@@ -168,85 +250,90 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:
+        # A bug, not bad input: the traceback goes to the log (shown with -v), one line here.
+        log.debug("unexpected error", exc_info=True)
+        _stderr(f"paperbot: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)")
+        return 70
 
 
-async def _open(settings: Settings) -> Any:
-    from bot.pipeline import Services
-
-    return await Services.open(settings)
+def _app(settings: Settings) -> Awaitable[App]:
+    return App.open(settings)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runner import run
+    from bot.runtime import run
 
     return await run(settings, discord=not args.no_discord)
 
 
-async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.pipeline import poll_feeds
+def _poll_json(report: PollReport) -> dict[str, Any]:
+    return {
+        "feeds": report.feeds,
+        "candidates": [
+            {
+                "arxiv_id": p.arxiv_id,
+                "version": p.version,
+                "title": p.title,
+                "score": round(m.score, 3),
+                "section": m.section,
+                "reasons": m.reasons,
+                "url": p.abs_url,
+            }
+            for p, m in report.matched
+        ],
+        "stored": report.stored,
+        "dry_run": report.dry_run,
+    }
 
+
+def _print_poll(report: PollReport, limit: int) -> None:
+    for outcome in report.feeds:
+        line = f"{outcome.url}: {outcome.status}"
+        if outcome.error:
+            line += f" ({outcome.error})"
+        else:
+            line += f", {outcome.items} items, {outcome.candidates} candidates"
+            if outcome.warnings:
+                line += f", {len(outcome.warnings)} items skipped"
+        print(line)
+    rows = report.matched[:limit]
+    if rows:
+        print(f"\n{'score':>6}  {'id':<12} {'section':<26} title / reasons")
+        for paper, match in rows:
+            print(
+                f"{match.score:6.2f}  {paper.arxiv_id:<12} {_clip(match.section, 26):<26} "
+                f"{_clip(paper.title, 70)}"
+            )
+            print(f"{'':6}  {'':12} {'':26} ↳ {_clip('; '.join(match.reasons), 90)}")
+        if len(report.matched) > len(rows):
+            print(f"… and {len(report.matched) - len(rows)} more (use --limit)")
+    else:
+        print("\nno candidates")
+    if report.stored is not None:
+        s = report.stored
+        print(
+            f"\nstored: {len(s.new)} new, {len(s.updated)} updated, "
+            f"{len(s.unchanged)} unchanged, {len(s.already_in_catalog)} already in the catalog"
+        )
+    elif report.dry_run:
+        print("\ndry run: nothing stored")
+
+
+async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     if not args.once:
-        from bot.runner import run
+        from bot.runtime import run
 
         return await run(settings, discord=False, feeds=args.feed, dry_run=args.dry_run)
-    progress = (lambda m: None) if args.json else _stderr
-    async with await _open(settings) as services:
-        report = await poll_feeds(services, args.feed, dry_run=args.dry_run, progress=progress)
-        if not args.dry_run and settings.model.enabled and services.ranker.model is None:
-            from bot.learning import retrain
-
-            await retrain(services, progress=progress)
+    progress: Progress = (lambda m: None) if args.json else _stderr
+    async with await _app(settings) as app:
+        report = await app.poll(args.feed, dry_run=args.dry_run, progress=progress)
+        if not args.dry_run and settings.model.enabled and app.ranker.model is None:
+            await app.retrain(progress=progress)
     if args.json:
-        _print_json(
-            {
-                "feeds": report.feeds,
-                "candidates": [
-                    {
-                        "arxiv_id": p.arxiv_id,
-                        "version": p.version,
-                        "title": p.title,
-                        "score": round(m.score, 3),
-                        "section": m.section,
-                        "reasons": m.reasons,
-                        "url": p.abs_url,
-                    }
-                    for p, m in report.matched
-                ],
-                "stored": report.stored,
-                "dry_run": args.dry_run,
-            }
-        )
+        _print_json(_poll_json(report))
     else:
-        for outcome in report.feeds:
-            line = f"{outcome.url}: {outcome.status}"
-            if outcome.error:
-                line += f" ({outcome.error})"
-            else:
-                line += f", {outcome.items} items, {outcome.candidates} candidates"
-                if outcome.warnings:
-                    line += f", {len(outcome.warnings)} items skipped"
-            print(line)
-        rows = report.matched[: args.limit]
-        if rows:
-            print(f"\n{'score':>6}  {'id':<12} {'section':<26} title / reasons")
-            for paper, match in rows:
-                print(
-                    f"{match.score:6.2f}  {paper.arxiv_id:<12} {_clip(match.section, 26):<26} "
-                    f"{_clip(paper.title, 70)}"
-                )
-                print(f"{'':6}  {'':12} {'':26} ↳ {_clip('; '.join(match.reasons), 90)}")
-            if len(report.matched) > len(rows):
-                print(f"… and {len(report.matched) - len(rows)} more (use --limit)")
-        else:
-            print("\nno candidates")
-        if report.stored is not None:
-            s = report.stored
-            print(
-                f"\nstored: {len(s.new)} new, {len(s.updated)} updated, "
-                f"{len(s.unchanged)} unchanged, {len(s.already_in_catalog)} already in the catalog"
-            )
-        elif args.dry_run:
-            print("\ndry run: nothing stored")
+        _print_poll(report, args.limit)
     return 1 if report.failed and len(report.failed) == len(report.feeds) else 0
 
 
@@ -254,10 +341,11 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     year_from, year_to = args.year or (None, None)
     limit = max(1, min(args.limit, 100))
     page = max(1, args.page)
-    async with await _open(settings) as services:
-        result = await services.catalog.search(
+    async with await _app(settings) as app:
+        section = await app.resolve_section(args.section)
+        result = await app.catalog.search(
             args.query,
-            section=args.section,
+            section=section,
             year_from=year_from,
             year_to=year_to,
             author=args.author,
@@ -268,6 +356,7 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         _print_json(
             {
                 "total": result.total,
+                "total_capped": result.total_capped,
                 "page": page,
                 "hits": [
                     {
@@ -296,17 +385,16 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         authors = ", ".join(p.authors[:4]) + (" et al." if len(p.authors) > 4 else "")
         print(f"     {authors}{'  *' + p.venue + '*' if p.venue else ''}")
         print(f"     {p.paper_url or ''}")
-    print(f"\n{result.total} result(s); page {page}")
+    total = f"{result.total}+" if result.total_capped else str(result.total)
+    print(f"\n{total} result(s); page {page}")
     return 0
 
 
 async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.pipeline import catalog_key
-
     key = catalog_key(args.id)
-    async with await _open(settings) as services:
-        paper = await services.catalog.get_paper(key)
-        candidate = None if paper else await services.catalog.get_candidate(key)
+    async with await _app(settings) as app:
+        paper = await app.catalog.get_paper(key)
+        candidate = None if paper else await app.catalog.get_candidate(key)
     record = paper or candidate
     if record is None:
         raise PaperbotError(f"{args.id}: not in the catalog and not a candidate")
@@ -320,46 +408,29 @@ async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.pipeline import add_paper
-
-    async with await _open(settings) as services:
-        candidate, created, match = await add_paper(services, args.id, "cli", "cli")
-    verb = "added as a candidate" if created else f"already known ({candidate.status})"
-    print(f"{candidate.arxiv_id}: {candidate.title} — {verb}")
-    if created:
-        print(f"score {match.score:.2f}, section {match.section or '-'}: {'; '.join(match.reasons)}")
+    async with await _app(settings) as app:
+        result = await app.add(args.id, "cli", "cli")
+    verb = "added as a candidate" if result.created else f"already known ({result.status})"
+    print(f"{result.key}: {result.record.title} — {verb}")
+    if result.created:
+        m = result.match
+        print(f"score {m.score:.2f}, section {m.section or '-'}: {'; '.join(m.reasons)}")
     return 0
 
 
 async def _decide(settings: Settings, args: argparse.Namespace, approved: bool) -> int:
-    from bot.pipeline import now_utc
-    from feeds.ids import parse_arxiv_id
-
     arxiv_id = parse_arxiv_id(args.id)[0]
-    section = getattr(args, "section", None)
-    async with await _open(settings) as services:
-        if section and section not in services.ranker.rules.sections:
-            known = ", ".join(services.ranker.rules.sections)
-            raise PaperbotError(f"unknown section {section!r} (sections: {known})")
-        if await services.catalog.get_candidate(arxiv_id) is None:
-            # Not a candidate, but perhaps listed already (imported from the README):
-            # "is not a candidate" alone would send the person looking for a typo.
-            listed = await services.catalog.get_paper(arxiv_id)
-            if listed is not None:
-                if approved:
-                    print(f"{arxiv_id}: already in the catalog ({listed.section or 'no section'},"
-                          f" added by {listed.added_how}); nothing changed")
-                    return 0
-                raise PaperbotError(
-                    f"{arxiv_id} is in the catalog, not a candidate: there is no vote to reject"
-                )
-        decision = await services.catalog.decide(
-            arxiv_id, approved, args.by, "cli", now_utc(), section=section
+    async with await _app(settings) as app:
+        result = await app.decide(
+            arxiv_id, approved, args.by, AddedHow.CLI, section=getattr(args, "section", None)
         )
-    if not decision.changed:
-        print(f"{arxiv_id}: already {decision.status}; nothing changed")
+    if result.kind == "listed":
+        print(f"{arxiv_id}: already in the catalog ({result.section or 'no section'},"
+              f" added by {result.added_how}); nothing changed")  # fmt: skip
+    elif result.kind == "unchanged":
+        print(f"{arxiv_id}: already {result.status}; nothing changed")
     elif approved:
-        print(f"{arxiv_id}: approved into {decision.section}")
+        print(f"{arxiv_id}: approved into {result.section}")
     else:
         print(f"{arxiv_id}: rejected")
     return 0
@@ -374,8 +445,9 @@ async def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
-    async with await _open(settings) as services:
-        rows = await services.catalog.candidates(status=args.status)
+    async with await _app(settings) as app:
+        statuses = [CandidateStatus(s) for s in args.status] if args.status else None
+        rows = await app.catalog.candidates(status=statuses)
     if args.json:
         _print_json(rows)
         return 0
@@ -388,30 +460,28 @@ async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
-    async with await _open(settings) as services:
-        states = {s.url: s for s in await services.catalog.feed_states()}
-    urls = list(dict.fromkeys([*settings.arxiv.feeds, *states]))
+    async with await _app(settings) as app:
+        feeds = await app.feed_health()
     rows = []
-    for url in urls:
-        s = states.get(url)
+    for feed in feeds:
+        s = feed.state
         rows.append(
             {
-                "url": url,
-                "configured": url in settings.arxiv.feeds,
+                "url": feed.url,
+                "configured": feed.configured,
                 "last_checked": s.last_checked if s else None,
                 "last_success": s.last_success if s else None,
                 "last_changed": s.last_changed if s else None,
                 "consecutive_failures": s.consecutive_failures if s else 0,
                 "last_error": s.last_error if s else None,
-                "healthy": bool(s and s.consecutive_failures == 0 and s.last_success),
+                "healthy": feed.healthy,
             }
         )
     if args.json:
         _print_json(rows)
         return 0
-    for row in rows:
-        health = "ok" if row["healthy"] else ("never polled" if not row["last_checked"] else "FAILING")
-        print(f"{row['url']}\n  {health}; last success {row['last_success'] or '-'}; "
+    for feed, row in zip(feeds, rows, strict=True):
+        print(f"{row['url']}\n  {feed.label}; last success {row['last_success'] or '-'}; "
               f"last change {row['last_changed'] or '-'}; failures {row['consecutive_failures']}")
         if row["last_error"]:
             print(f"  last error: {row['last_error']}")
@@ -419,76 +489,110 @@ async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.pipeline import import_awesome
-
-    try:
-        text = args.readme.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise PaperbotError(f"{args.readme}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise PaperbotError(f"{args.readme}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    async with await _open(settings) as services:
-        doc, report = await import_awesome(services, text, "import")
+    text = read_text_file(args.readme)
+    async with await _app(settings) as app:
+        result = await app.import_list(text, str(args.readme.resolve()))
+    doc, report = result.doc, result.report
     for warning in doc.warnings:
         _stderr(f"warning: {args.readme}: {warning}")
+    for note in result.notes:
+        _stderr(f"note: {note}")
     print(
         f"{args.readme}: {len(doc.entries)} entries in {len(doc.sections)} sections; "
         f"{len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged"
+        f"{len(report.unchanged)} unchanged, {len(result.removed)} removed"
     )
     return 0
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.pipeline import export_awesome
-
     readme = args.into
-    async with await _open(settings) as services:
-        text, outcomes, original = await export_awesome(services, readme)
+    async with await _app(settings) as app:
+        result = await app.export_list(readme)
     if readme is None:
         if args.dry_run:
             _stderr("--dry-run without --into: printing the whole list")
-        sys.stdout.write(text)
+        sys.stdout.write(result.text)
         return 0
-    for outcome in outcomes:
+    for outcome in result.outcomes:
         if not outcome.inserted:
             _stderr(f"skipped: {outcome.reason}")
-    inserted = sum(1 for o in outcomes if o.inserted)
+    inserted = len(result.inserted)
     if args.dry_run:
         diff = difflib.unified_diff(
-            original.splitlines(keepends=True),
-            text.splitlines(keepends=True),
+            result.original.splitlines(keepends=True),
+            result.text.splitlines(keepends=True),
             fromfile=f"a/{readme.name}",
             tofile=f"b/{readme.name}",
         )
         sys.stdout.writelines(diff)
         _stderr(f"dry run: {inserted} paper(s) would be inserted into {readme}")
         return 0
-    if text != original:
-        tmp = readme.with_name(readme.name + ".paperbot-tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8", newline="")
-            tmp.replace(readme)  # atomic: a crash leaves the old README, never half a file
-        except OSError as exc:
-            raise PaperbotError(f"{readme}: cannot write: {exc.strerror or exc}") from exc
+    if result.text != result.original:
+        write_text_file(readme, result.text)
     print(f"{readme}: {inserted} paper(s) inserted")
     return 0
 
 
-async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.learning import describe_model, retrain
+async def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _app(settings) as app:
+        try:
+            result = await app.publish(dry_run=args.dry_run, push=True if args.push else None)
+        except PublishError as exc:
+            if exc.report is not None:
+                for commit in exc.report.commits:
+                    print(f"{(commit.sha or '')[:12]} {commit.message}")
+            raise
+    report = result.report
+    for commit in report.commits:
+        sha = commit.sha[:12] if commit.sha else "would commit"
+        print(f"{sha} {commit.message}")
+    for reason in result.skipped:
+        _stderr(f"skipped: {reason}")
+    verb = "would be committed" if report.dry_run else "committed"
+    line = f"{report.repo}: {len(report.commits)} paper(s) {verb} on {report.branch}"
+    line += f", {len(report.unchanged)} already in the README"
+    if report.pushed:
+        line += f"; pushed to {report.remote}"
+    print(line)
+    return 0
 
-    async with await _open(settings) as services:
+
+async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.doctor import diagnose
+
+    result = await diagnose(settings, full=args.full)
+    marks = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
+    for finding in result.findings:
+        if args.quiet and finding.level == "ok":
+            continue
+        print(f"{marks[finding.level]} {finding.what}: {finding.text}")
+    if not result.ok:
+        _stderr(f"paperbot: {len(result.problems)} problem(s) found")
+        return 1
+    return 0
+
+
+async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from db.maintenance import backup_catalog
+
+    result = await asyncio.to_thread(backup_catalog, settings.database_path, args.target)
+    print(f"{result.target}: {result.bytes:,} bytes, a consistent copy of {result.source}")
+    return 0
+
+
+async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _app(settings) as app:
         if args.retrain:
-            await retrain(services, progress=_stderr)
-        info = await describe_model(services)
+            await app.retrain(progress=_stderr)
+        info = await app.model_status()
     if args.json:
         _print_json(info)
         return 0
     if info is None:
         print("no model trained yet: candidates are ranked by the rules alone")
         return 0
-    for key, value in info.items():
+    for key, value in _jsonable(info).items():
         print(f"{key:>14}: {value}")
     return 0
 
@@ -496,20 +600,12 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evaluate import format_report, run_evaluation
 
-    shared = args.shared or Path(__file__).resolve().parents[1].parent / "shared"
-    readme = args.readme or shared / "seeds" / "000_94920e77fcbe4d6f.txt"
-    try:
-        text = readme.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PaperbotError(f"{readme}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise PaperbotError(f"{readme}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    text = read_text_file(args.readme)
     report = await asyncio.to_thread(
-        run_evaluation, text, shared, background_limit=args.background, progress=_stderr
+        run_evaluation, text, args.background or None, progress=_stderr
     )
     print(format_report(report))
     return 0
-
 
 COMMANDS = {
     "run": cmd_run,
@@ -523,6 +619,9 @@ COMMANDS = {
     "feeds": cmd_feeds,
     "import-awesome": cmd_import,
     "export-awesome": cmd_export,
+    "publish": cmd_publish,
+    "doctor": cmd_doctor,
+    "backup": cmd_backup,
     "model": cmd_model,
     "evaluate": cmd_evaluate,
 }

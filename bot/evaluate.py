@@ -1,40 +1,41 @@
-"""Replays an awesome list against real arXiv announcements: rules alone vs the relevance model.
+"""Replays an awesome list against real arXiv announcements: the rules alone vs what paperbot ships.
 
 Protocol (`run_evaluation`):
 
 * The list is parsed (db.awesome). Each entry is a paper the community accepted; its text is
   title + digest (list entries carry no abstract), exactly what the catalog holds for an
-  imported entry.
-* Held-out entries: leave-one-out when the list is small (<= 200 entries: one model per
-  entry, trained on all the others); otherwise a time split by arXiv id (the newest 20 %
-  are held out, the model is trained once on the older 80 % and the id-less entries).
-* Background = real announcements from ``shared/data`` restricted to ML-ish categories
-  (cs.LG, stat.ML, cs.AI, cs.CV, cs.CL, cs.NE): the full 2024-11-28 feed day (those
-  categories only), the 2025-03..2026-07 daily listings and the 2015-2019 blog corpus
-  (whose only categories are the blog's arXiv_CV/arXiv_AI/arXiv_CL, all kept). Every
-  background paper is assigned by a hash of its arXiv id either to the *evaluation*
-  background (scored, never trained on; the whole feed day goes here) or to the *training*
-  background (the weak negatives the models learn from), so the two are disjoint by id.
-  List papers are removed from both.
-* The tf-idf vocabulary and idf are fit once on the training background plus the list's
-  text: unsupervised (no labels), and it lets 34 leave-one-out trainings share one fit.
-* "Flagged at X %": the score threshold above which X % of the evaluation background
-  lies (per trained model, since each fold scores the background anew). Recall is the
+  imported entry, with the entry's key words.
+* Held-out entries: leave-one-out for lists of up to 200 entries (one model per entry,
+  trained on all the others); above that a time split: trained on the entries of the years
+  before the list's latest year, tested on that year's (the 2022 README: up to 2021, then
+  2022). Without year headings the newest fifth by arXiv id is held out.
+* Background the models are tested against (*test background*): the announcements in the
+  `background` files (JSON Lines of arXiv metadata, or arXiv feeds), ML/AI categories only,
+  minus the list's papers and minus every announcement *day* the bundled sample holds, so
+  no test day was ever trained on. Without files, the bundled sample is split by day: every
+  other day is tested on, and only the others are trained on.
+* What ships, measured twice: "cold start" (right after import: trained on the bundled
+  sample, as `feeds.background.training_background` gives it with no community items) and,
+  when the test background has a day to spare, "after a poll" (that one day's items as the
+  community's own background, topped up from the sample; the day is then not tested on).
+  Both go through `feeds.ranking.Ranker` with the list's own sections and catch-all, so
+  rules, veto, boost and section choice are those of a real poll.
+* "Flagged at X %": the score above which X % of the test background lies. Recall is the
   share of held-out list papers at or above it; a held-out paper tied with background
-  papers exactly at the threshold counts for the share of the tied ones that fit in the
-  X % (the expected recall under random tie-breaking, fair to coarse rule scores).
+  papers at the threshold counts for the share of the tied ones that fit in the X %. A
+  strong rule match is flagged whatever its score, so it ranks above every score.
 * Section accuracy: the share of held-out papers whose suggested section is the list's.
+  Section signals are measured one at a time on the cold-start model (neighbours,
+  centroid, key words, rules, the catch-all's handicap) and printed beside the table.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,43 +44,36 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from db.awesome import parse_awesome
+from feeds.background import BackgroundPaper, bundled_papers, read_background
+from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
+from feeds.ranking import CATCH_ALL_WEIGHT, Ranker, guess_catch_all
 from feeds.relevance import (
     Example,
-    Prediction,
     RelevanceModel,
     TextFeatures,
-    combine,
-    combined_scores,
     example_text,
 )
+from feeds.rules import RuleSet
 
-ML_CATEGORIES = frozenset({"cs.LG", "stat.ML", "cs.AI", "cs.CV", "cs.CL", "cs.NE"})
-AMDS_CATEGORIES = frozenset({"arXiv_CV", "arXiv_AI", "arXiv_CL"})
-FLAG_RATES = (3, 5, 10)  # percent of the evaluation background flagged
+FLAG_RATES = (1, 3, 5, 10)  # percent of the test background flagged
 LOO_MAX_ENTRIES = 200  # up to this many entries: leave-one-out; above: a time split
-TIME_SPLIT_HELD_OUT = 0.2
-TRAIN_BACKGROUND = 10_000
-CANDIDATE_THRESHOLD = 0.5  # combine()'s default  # weak negatives the models learn from
+TIME_SPLIT_HELD_OUT = 0.2  # without year headings: the newest fifth by arXiv id
+TRAIN_BACKGROUND = 5000  # background the models train on (what the application asks for)
+TEST_BACKGROUND = 10_000  # test background scored (a seeded sample when there is more)
+POLL_DAY_MIN = 150  # a day with fewer ML announcements is not an ordinary day
 
-FEED_DAY = "arxiv-rss/rss-all-archives-2024-11-28.xml"
-FEED_SOURCE = "feed 2024-11-28"
-DAILY = "corpus/daily-arxiv-ai-enhanced-2025-03_2026-07.jsonl.gz"
-AMDS = "corpus/amds123-arxiv-blog-posts-2015_2019.jsonl.gz"
-
-# The model variants compared: name -> settings. The default is what `combine()` ships:
-# the rules and the blended model together.
-# name -> (latent semantic columns?, blend settings changed at scoring time)
-VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
-    "tfidf logreg": (False, {"knn_weight": 0.0}),
-    "tfidf+lsa logreg": (True, {"knn_weight": 0.0}),
-    "tfidf+lsa logreg+kNN": (True, {}),
-}
 RULES = "rules alone"
-DEFAULT = "rules + model"
-DEFAULT_MODEL = "tfidf+lsa logreg+kNN"  # the model `combine` blends with the rules
+COLD = "cold start *"
+WARM = "after a poll"
+DEFAULT = COLD
 
 Progress = Callable[[str], None]
+
+
+class EvaluationError(PaperbotError):
+    """A list or background that cannot be replayed (too few entries, no background)."""
 
 
 @dataclass(slots=True)
@@ -89,6 +83,8 @@ class ScorerResult:
     name: str
     recall: dict[int, float]  # flag rate in percent -> recall of held-out list papers
     section_accuracy: float
+    flagged_at_default: float | None = None  # share of test background that became candidates
+    recall_at_default: float | None = None  # share of held-out papers that became candidates
 
 
 @dataclass(slots=True)
@@ -97,12 +93,14 @@ class EvaluationReport:
     list_entries: int
     held_out: int
     trainings: int
-    eval_background: int
+    test_background: int
     train_background: int
-    background_sources: dict[str, int]  # source -> papers in the evaluation background
+    background_sources: dict[str, int]  # source -> papers in the test background
     results: list[ScorerResult]
+    section_signals: dict[str, float]  # signal set -> section accuracy (cold-start model)
     default: str
     seconds: float
+    split: str = ""  # what was trained on and what tested
     notes: list[str] = field(default_factory=list)
 
     def result(self, name: str) -> ScorerResult:
@@ -114,10 +112,11 @@ class EvaluationReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
+            "split": self.split,
             "list_entries": self.list_entries,
             "held_out": self.held_out,
             "trainings": self.trainings,
-            "eval_background": self.eval_background,
+            "test_background": self.test_background,
             "train_background": self.train_background,
             "background_sources": self.background_sources,
             "default": self.default,
@@ -127,100 +126,14 @@ class EvaluationReport:
                     "name": r.name,
                     "recall": {f"{k}%": round(v, 4) for k, v in r.recall.items()},
                     "section_accuracy": round(r.section_accuracy, 4),
+                    "flagged_at_default": r.flagged_at_default,
+                    "recall_at_default": r.recall_at_default,
                 }
                 for r in self.results
             ],
+            "section_signals": {k: round(v, 4) for k, v in self.section_signals.items()},
             "notes": self.notes,
         }
-
-
-# --- background ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Doc:
-    key: str
-    title: str
-    text: str
-    source: str
-
-
-def _data_dir(shared_dir: Path) -> Path:
-    shared_dir = Path(shared_dir)
-    return shared_dir / "data" if (shared_dir / "data").is_dir() else shared_dir
-
-
-def _is_eval(arxiv_id: str) -> bool:
-    """Deterministic half of the ids for the evaluation background, the other for training."""
-    return hashlib.sha1(arxiv_id.encode("utf-8")).digest()[0] % 2 == 0
-
-
-def _feed_day(data: Path) -> Iterator[_Doc]:
-    from feeds.parse import parse_feed
-
-    for p in parse_feed((data / FEED_DAY).read_bytes(), FEED_DAY).papers:
-        if set(p.categories) & ML_CATEGORIES and p.abstract:
-            yield _Doc(p.arxiv_id, p.title, p.abstract, FEED_SOURCE)
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
-
-
-def _daily(data: Path) -> Iterator[_Doc]:
-    for r in _jsonl(data / DAILY):
-        if set(r.get("categories") or ()) & ML_CATEGORIES and r.get("abstract"):
-            yield _Doc(r["id"], r["title"], r["abstract"], "daily 2025-26")
-
-
-_NEW_ID = re.compile(r"^\d{4}\.\d{4,5}$")
-
-
-def _amds(data: Path) -> Iterator[_Doc]:
-    for r in _jsonl(data / AMDS):
-        aid = r.get("id") or ""
-        # old-style ids in this corpus are mis-filed non-ML papers (astro-ph in "arXiv_CV")
-        if r.get("blog_category") in AMDS_CATEGORIES and _NEW_ID.match(aid) and r.get("abstract"):
-            yield _Doc(aid, r["title"], r["abstract"], "blog 2015-19")
-
-
-def _load_background(
-    data: Path, exclude: set[str], progress: Progress
-) -> tuple[list[_Doc], list[_Doc]]:
-    """(evaluation background, training background), disjoint by id, list papers excluded."""
-    seen = set(exclude)
-    eval_docs: list[_Doc] = []
-    train_docs: list[_Doc] = []
-    for doc in _feed_day(data):  # the real day: all of it is evaluation background
-        if doc.key not in seen:
-            seen.add(doc.key)
-            eval_docs.append(doc)
-    for loader in (_daily, _amds):
-        n0 = len(eval_docs) + len(train_docs)
-        for doc in loader(data):
-            if doc.key in seen:
-                continue
-            seen.add(doc.key)
-            (eval_docs if _is_eval(doc.key) else train_docs).append(doc)
-        progress(
-            f"background: {loader.__name__.strip('_')}: {len(eval_docs) + len(train_docs) - n0} papers"
-        )
-    return eval_docs, train_docs
-
-
-def _sample(
-    docs: list[_Doc], n: int | None, rng: np.random.Generator, *, keep: str | None = None
-) -> list[_Doc]:
-    """`n` random docs; those from source `keep` (the real feed day) are all kept first."""
-    if n is None or n >= len(docs):
-        return docs
-    kept = [d for d in docs if d.source == keep][:n]
-    rest = [d for d in docs if d.source != keep]
-    idx = np.sort(rng.choice(len(rest), size=n - len(kept), replace=False))
-    return kept + [rest[i] for i in idx]
 
 
 # --- scoring helpers ------------------------------------------------------------------------
@@ -237,15 +150,7 @@ def _recall_at(held: np.ndarray, background: np.ndarray, rate: int) -> np.ndarra
     slots = k - above  # of the tied background papers, this many fit in the budget
     out = (held > t).astype(float)
     out[held == t] = (slots + 1) / (tied + 1)  # the held-out paper joins the tie
-    return out
-
-
-def _entry_paper(entry: Any) -> Paper:
-    return Paper(
-        arxiv_id=entry.arxiv_id or entry.key,
-        title=entry.title,
-        abstract=entry.digest or "",
-    )
+    return np.asarray(out)
 
 
 def _id_order(arxiv_id: str) -> tuple[int, int]:
@@ -264,203 +169,371 @@ def _id_order(arxiv_id: str) -> tuple[int, int]:
     return (0, 0)
 
 
+def _ranking_scores(
+    ranker: Ranker, rule_matches: Sequence[Match], decided: Sequence[Match]
+) -> np.ndarray:
+    """What orders papers for "flagged at X %": the score, a strong rule match above all."""
+    return np.array(
+        [
+            m.score + (1.0 if ranker.is_strong(r) else 0.0)
+            for r, m in zip(rule_matches, decided, strict=True)
+        ]
+    )
+
+
+@dataclass(slots=True)
+class _Tally:
+    hits: dict[int, list[float]] = field(default_factory=lambda: {r: [] for r in FLAG_RATES})
+    right: list[bool] = field(default_factory=list)
+    flagged: list[float] = field(default_factory=list)
+    caught: list[float] = field(default_factory=list)
+
+    def add(
+        self,
+        held: np.ndarray,
+        background: np.ndarray,
+        sections_right: list[bool],
+        held_candidates: list[bool] | None = None,
+        bg_candidates: list[bool] | None = None,
+    ) -> None:
+        for r in FLAG_RATES:
+            self.hits[r].extend(_recall_at(held, background, r))
+        self.right.extend(sections_right)
+        if held_candidates is not None and bg_candidates is not None:
+            self.caught.extend(float(c) for c in held_candidates)
+            self.flagged.append(float(np.mean(bg_candidates)) if bg_candidates else 0.0)
+
+    def result(self, name: str) -> ScorerResult:
+        return ScorerResult(
+            name=name,
+            recall={r: float(np.mean(self.hits[r])) if self.hits[r] else 0.0 for r in FLAG_RATES},
+            section_accuracy=float(np.mean(self.right)) if self.right else 0.0,
+            flagged_at_default=round(float(np.mean(self.flagged)), 4) if self.flagged else None,
+            recall_at_default=round(float(np.mean(self.caught)), 4) if self.caught else None,
+        )
+
+
+# --- background ---------------------------------------------------------------------------
+
+
+def _test_background(
+    files: Sequence[Path] | None,
+    exclude: set[str],
+    say: Progress,
+) -> tuple[list[BackgroundPaper], list[BackgroundPaper], list[str]]:
+    """(training background, test background, notes): disjoint by announcement day."""
+    bundled = list(bundled_papers())
+    notes: list[str] = []
+    if not files:
+        days = sorted({p.day or "" for p in bundled})
+        test_days = set(days[1::2])
+        train = [p for p in bundled if (p.day or "") not in test_days and p.arxiv_id not in exclude]
+        held = [p for p in bundled if (p.day or "") in test_days and p.arxiv_id not in exclude]
+        notes.append(
+            f"background: the bundled sample split by day ({len(days) - len(test_days)} days "
+            f"trained on, {len(test_days)} tested on); pass --background files of other days "
+            "for a fairer test"
+        )
+        return train, held, notes
+    bundled_days = {p.day for p in bundled if p.day}
+    bundled_ids = {p.arxiv_id for p in bundled}
+    seen = set(exclude) | bundled_ids
+    test: list[BackgroundPaper] = []
+    dropped = 0
+    for path in files:
+        n0 = len(test)
+        for p in read_background(Path(path)):
+            if p.day in bundled_days:
+                dropped += 1
+                continue
+            if p.arxiv_id in seen:
+                continue
+            seen.add(p.arxiv_id)
+            test.append(p)
+        say(f"background: {Path(path).name}: {len(test) - n0} announcements")
+    if dropped:
+        notes.append(f"{dropped} announcements of days the bundled sample holds were left out")
+    if not test:
+        raise EvaluationError("no background announcements to test against in the given files")
+    return [p for p in bundled if p.arxiv_id not in exclude], test, notes
+
+
+def _sample(
+    papers: list[BackgroundPaper], n: int | None, rng: np.random.Generator
+) -> list[BackgroundPaper]:
+    if n is None or n >= len(papers):
+        return papers
+    idx = np.sort(rng.choice(len(papers), size=n, replace=False))
+    return [papers[i] for i in idx]
+
+
+def _poll_day(test: list[BackgroundPaper]) -> str | None:
+    """The earliest ordinary day of the test background (to play the first poll)."""
+    counts: dict[str, int] = {}
+    for p in test:
+        if p.day:
+            counts[p.day] = counts.get(p.day, 0) + 1
+    days = sorted(d for d, c in counts.items() if c >= POLL_DAY_MIN)
+    return days[0] if len(days) > 1 else None
+
+
 # --- the replay ---------------------------------------------------------------------------
 
 
 def run_evaluation(
     list_text: str,
-    shared_dir: Path,
+    background: Sequence[Path] | None = None,
     *,
-    rules: Any = None,
-    background_limit: int | None = None,
-    seed: int = 0,
+    rules: RuleSet | None = None,
     progress: Progress | None = None,
     train_background: int = TRAIN_BACKGROUND,
+    test_background: int | None = TEST_BACKGROUND,
+    split_year: int | None = None,
+    seed: int = 0,
 ) -> EvaluationReport:
-    """Replay `list_text` (an awesome list) against the real announcements in `shared_dir`.
+    """Replay `list_text` (an awesome list) against real announcements.
 
-    `rules`: a RuleSet (default `RuleSet.default()`); `background_limit` caps the
-    evaluation background (a seeded random sample; None = all of it); `progress` receives
+    `background`: files of announcements to test against (JSON Lines, optionally gzipped,
+    or arXiv RSS/Atom); None tests on the bundled sample's own days held out. `rules`:
+    default `RuleSet.default()`. `train_background`/`test_background` cap the two
+    backgrounds (seeded samples). `split_year`: for a time split, test on that year's
+    entries (trained on the earlier ones) instead of the latest year's. `progress` receives
     one-line status messages.
     """
-    from db.awesome import parse_awesome
-
     started = time.perf_counter()
     say: Progress = progress or (lambda _m: None)
-    if rules is None:
-        from feeds.rules import RuleSet
-
-        rules = RuleSet.default()
+    rules = rules or RuleSet.default()
     rng = np.random.default_rng(seed)
 
-    entries = [e for e in parse_awesome(list_text).entries if e.title]
+    doc = parse_awesome(list_text)
+    entries = [e for e in doc.entries if e.title]
     if len(entries) < 6:
-        raise ValueError(f"the list has {len(entries)} entries; at least 6 are needed to replay it")
+        raise EvaluationError(
+            f"the list has {len(entries)} entries; at least 6 are needed to replay it"
+        )
+    sections = list(dict.fromkeys(e.section for e in entries))
+    catch_all = guess_catch_all(sections)
     list_ids = {e.arxiv_id for e in entries if e.arxiv_id}
-    data = _data_dir(shared_dir)
-    eval_docs, train_docs = _load_background(data, list_ids, say)
-    eval_docs = _sample(eval_docs, background_limit, rng, keep=FEED_SOURCE)
-    train_docs = _sample(train_docs, train_background, rng)
+    train_bg, test_bg, notes = _test_background(background, list_ids, say)
+    poll_day = _poll_day(test_bg) if background else None
+    community = [p for p in test_bg if poll_day and p.day == poll_day]
+    if poll_day:
+        test_bg = [p for p in test_bg if p.day != poll_day]
+    test_bg = _sample(test_bg, test_background, rng)
+    cold_bg = _first(train_bg, train_background)
+    seen_cold = {p.arxiv_id for p in cold_bg}
+    warm_bg = (
+        (community + [p for p in cold_bg if p.arxiv_id not in {c.arxiv_id for c in community}])[
+            :train_background
+        ]
+        if community
+        else []
+    )
     sources: dict[str, int] = {}
-    for d in eval_docs:
-        sources[d.source] = sources.get(d.source, 0) + 1
-    say(f"background: {len(eval_docs)} to score, {len(train_docs)} to train on (disjoint by id)")
+    for p in test_bg:
+        sources[p.source] = sources.get(p.source, 0) + 1
+    say(f"background: {len(test_bg)} to test on, {len(cold_bg)} to train on")
 
     # Which entries are held out, and what each training sees.
     if len(entries) <= LOO_MAX_ENTRIES:
         protocol = "leave-one-out"
+        split = f"each of {len(entries)} entries held out in turn"
         folds = [([j for j in range(len(entries)) if j != i], [i]) for i in range(len(entries))]
     else:
         protocol = "time split"
-        dated = sorted(
-            (i for i, e in enumerate(entries) if e.arxiv_id),
-            key=lambda i: _id_order(entries[i].arxiv_id or ""),
-        )
-        n_test = max(1, int(len(dated) * TIME_SPLIT_HELD_OUT))
-        test = dated[-n_test:]
-        folds = [(sorted(set(range(len(entries))) - set(test)), test)]
+        years = [e.year for e in entries if e.year is not None]
+        if years and len(set(years)) > 1:
+            last = split_year if split_year is not None else max(years)
+            test_idx_all = [i for i, e in enumerate(entries) if e.year == last]
+            later = {i for i, e in enumerate(entries) if e.year is not None and e.year > last}
+            split = f"trained on the entries up to {last - 1}, tested on the {last} ones"
+        else:
+            dated = sorted(
+                (i for i, e in enumerate(entries) if e.arxiv_id),
+                key=lambda i: _id_order(entries[i].arxiv_id or ""),
+            )
+            test_idx_all = dated[-max(1, int(len(dated) * TIME_SPLIT_HELD_OUT)) :]
+            later = set()
+            split = f"the newest {len(test_idx_all)} entries by arXiv id held out"
+        train_idx_all = sorted(set(range(len(entries))) - set(test_idx_all) - later)
+        folds = [(train_idx_all, test_idx_all)]
 
-    # Text features: fit once (unsupervised) on the training background + the list.
+    # Text features: fit once (unsupervised) on the list and the training backgrounds.
     list_texts = [example_text(e.title, e.digest or "") for e in entries]
-    train_texts = [example_text(d.title, d.text) for d in train_docs]
-    eval_texts = [example_text(d.title, d.text) for d in eval_docs]
-    latent = TextFeatures.fit(train_texts + list_texts, seed=seed)
-    plain = TextFeatures(latent.vocabulary, latent.idf)  # same vocabulary, no latent columns
-    full = tuple(latent.transform(t) for t in (list_texts, train_texts, eval_texts))
-    rows = {  # the plain rows are the tf-idf columns of the full ones
-        True: full,
-        False: tuple(m[:, : latent.n_terms].tocsr() for m in full),
-    }
-    say(
-        f"features: {latent.n_terms} terms + {latent.lsa_dims} latent; "
-        f"{time.perf_counter() - started:.1f}s"
+    extra = [p for p in community if p.arxiv_id not in seen_cold]
+    bg_fit = cold_bg + extra
+    features = TextFeatures.fit(
+        list_texts + [example_text(p.title, p.abstract) for p in bg_fit], seed=seed
     )
+    list_rows = features.transform(list_texts)
+    bg_rows = features.transform(example_text(p.title, p.abstract) for p in bg_fit)
+    row_of = {p.arxiv_id: i for i, p in enumerate(bg_fit)}
+    test_rows = features.transform(example_text(p.title, p.abstract) for p in test_bg)
+    say(f"features: {features.n_terms} terms + {features.lsa_dims} latent")
 
-    # Rules: fixed, scored once.
-    eval_papers = [Paper(arxiv_id=d.key, title=d.title, abstract=d.text) for d in eval_docs]
-    entry_papers = [_entry_paper(e) for e in entries]
-    bg_rule_scores = np.array([rules.match(p).score for p in eval_papers])
-    entry_rule = [rules.match(p) for p in entry_papers]
+    entry_papers = [
+        Paper(arxiv_id=e.arxiv_id or e.key, title=e.title, abstract=e.digest or "") for e in entries
+    ]
+    test_papers = [
+        Paper(
+            arxiv_id=p.arxiv_id, title=p.title, abstract=p.abstract, categories=list(p.categories)
+        )
+        for p in test_bg
+    ]
+    entry_rules = rules.match_many(entry_papers)
+    test_rules = rules.match_many(test_papers)
+    rules_ranker = Ranker(rules, sections=sections, catch_all=catch_all)
+    notes.extend(rules_ranker.warnings)
 
-    names = [RULES, *VARIANTS, DEFAULT]
-    hits: dict[str, dict[int, list[float]]] = {n: {r: [] for r in FLAG_RATES} for n in names}
-    right: dict[str, list[bool]] = {n: [] for n in names}
-    bg_examples = [Example(d.key, d.title, d.text, None, "background") for d in train_docs]
+    configs: dict[str, list[BackgroundPaper]] = {COLD: cold_bg}
+    if warm_bg:
+        configs[WARM] = warm_bg
+        notes.append(
+            f"{WARM}: the {poll_day} announcements ({len(community)}) as the community's own "
+            "background, topped up from the bundled sample; that day is not tested on"
+        )
+    tallies = {RULES: _Tally(), **{name: _Tally() for name in configs}}
+    signals = _signal_settings(catch_all)
+    signal_right: dict[str, list[bool]] = {name: [] for name in signals}
     now = datetime.now(UTC)
     trainings = 0
-    at_threshold: tuple[list[float], list[float]] = ([], [])  # background flagged, recall
-    cuts: list[list[float]] = []  # per training: the default's score at each flag rate
     for f, (train_idx, test_idx) in enumerate(folds):
         held = [entries[i] for i in test_idx]
-        # rules alone
-        held_rule = np.array([entry_rule[i].score for i in test_idx])
-        for r in FLAG_RATES:
-            hits[RULES][r].extend(_recall_at(held_rule, bg_rule_scores, r))
-        right[RULES].extend(
-            entry_rule[i].section == e.section for i, e in zip(test_idx, held, strict=True)
+        held_papers = [entry_papers[i] for i in test_idx]
+        held_rules = [entry_rules[i] for i in test_idx]
+        rr_held = rules_ranker.decide(held_papers, held_rules, None)
+        rr_bg = rules_ranker.decide(test_papers, test_rules, None)
+        tallies[RULES].add(
+            np.array([m.score for m in rr_held]),
+            np.array([m.score for m in rr_bg]),
+            [m.section == e.section for m, e in zip(rr_held, held, strict=True)],
+            [m.candidate for m in rr_held],
+            [m.candidate for m in rr_bg],
         )
-
-        examples = [
+        positives = [
             Example(
                 entries[i].key,
                 entries[i].title,
                 entries[i].digest or "",
                 entries[i].section,
                 "positive",
+                tuple(entries[i].keywords),
             )
             for i in train_idx
-        ] + bg_examples
-        trained: dict[bool, RelevanceModel] = {}
-        for use_lsa in sorted({v[0] for v in VARIANTS.values()}):
-            list_rows, train_rows, _ = rows[use_lsa]
-            trained[use_lsa] = RelevanceModel.train(
-                examples,
-                now=now,
-                features=latent if use_lsa else plain,
-                matrix=sp.vstack([list_rows[train_idx], train_rows]).tocsr(),
+        ]
+        for name, bg in configs.items():
+            examples = positives + [p.example() for p in bg]
+            matrix = sp.vstack(
+                [list_rows[train_idx], bg_rows[[row_of[p.arxiv_id] for p in bg]]], format="csr"
             )
+            model = RelevanceModel.train(examples, now=now, features=features, matrix=matrix)
             trainings += 1
-        for name, (use_lsa, blend) in VARIANTS.items():
-            model = trained[use_lsa].with_settings(**blend)
-            list_rows, _, eval_rows = rows[use_lsa]
+            ranker = Ranker(rules, model, sections=sections, catch_all=catch_all)
             held_pred = model.predict_rows(list_rows[test_idx])
-            bg_scores = model.relevance_rows(eval_rows)
-            held_scores = np.array([p.relevance for p in held_pred])
-            for r in FLAG_RATES:
-                hits[name][r].extend(_recall_at(held_scores, bg_scores, r))
-            right[name].extend(p.section == e.section for p, e in zip(held_pred, held, strict=True))
-            if name == DEFAULT_MODEL:
-                held_comb = _combined([entry_rule[i] for i in test_idx], held_pred)
-                hc = np.array([m.score for m in held_comb])
-                bc = combined_scores(bg_rule_scores, bg_scores)
-                for r in FLAG_RATES:
-                    hits[DEFAULT][r].extend(_recall_at(hc, bc, r))
-                at_threshold[0].append(float((bc >= CANDIDATE_THRESHOLD).mean()))
-                cuts.append([float(np.percentile(bc, 100 - r)) for r in FLAG_RATES])
-                at_threshold[1].extend(float(h >= CANDIDATE_THRESHOLD) for h in hc)
-                right[DEFAULT].extend(
-                    m.section == e.section for m, e in zip(held_comb, held, strict=True)
-                )
+            bg_pred = model.predict_rows(test_rows) if len(test_papers) else []
+            held_m = ranker.decide(held_papers, held_rules, held_pred)
+            bg_m = ranker.decide(test_papers, test_rules, bg_pred)
+            tallies[name].add(
+                _ranking_scores(ranker, held_rules, held_m),
+                _ranking_scores(ranker, test_rules, bg_m),
+                [m.section == e.section for m, e in zip(held_m, held, strict=True)],
+                [m.candidate for m in held_m],
+                [m.candidate for m in bg_m],
+            )
+            if name == COLD:
+                for signal, (settings, catch_weight, use_rules) in signals.items():
+                    variant = model.with_settings(**settings)
+                    vr = Ranker(
+                        rules,
+                        variant,
+                        sections=sections,
+                        catch_all=catch_all,
+                        catch_all_weight=catch_weight,
+                    )
+                    preds = variant.predict_rows(list_rows[test_idx])
+                    empty = [Match(r.arxiv_id, 0.0, None) for r in held_rules]
+                    vm = vr.decide(held_papers, held_rules if use_rules else empty, preds)
+                    signal_right[signal].extend(
+                        m.section == e.section for m, e in zip(vm, held, strict=True)
+                    )
         if len(folds) > 1 and (f + 1) % 10 == 0:
             say(f"fold {f + 1}/{len(folds)}; {time.perf_counter() - started:.1f}s")
 
-    results = [
-        ScorerResult(
-            name=n,
-            recall={r: float(np.mean(hits[n][r])) for r in FLAG_RATES},
-            section_accuracy=float(np.mean(right[n])),
-        )
-        for n in names
-    ]
-    held_total = sum(len(t) for _, t in folds)
+    results = [tallies[n].result(n) for n in tallies]
     no_digest = sum(1 for e in entries if not e.digest)
-    notes = []
-    notes.append(
-        f"{DEFAULT} at its candidate threshold ({CANDIDATE_THRESHOLD}): "
-        f"{np.mean(at_threshold[0]):.1%} of the background flagged, "
-        f"recall {np.mean(at_threshold[1]):.3f}; its scores that flag "
-        + ", ".join(
-            f"{r}%: {c:.3f}" for r, c in zip(FLAG_RATES, np.median(cuts, axis=0), strict=True)
-        )
-        + " (median over trainings)"
-    )
     if no_digest:
         notes.append(f"{no_digest} entries have no digest: judged by their title alone")
+    if catch_all:
+        notes.append(f"catch-all section: {catch_all}")
     return EvaluationReport(
         protocol=protocol,
         list_entries=len(entries),
-        held_out=held_total,
+        held_out=sum(len(t) for _, t in folds),
         trainings=trainings,
-        eval_background=len(eval_docs),
-        train_background=len(train_docs),
+        test_background=len(test_bg),
+        train_background=len(cold_bg),
         background_sources=sources,
         results=results,
+        section_signals={k: float(np.mean(v)) if v else 0.0 for k, v in signal_right.items()},
         default=DEFAULT,
         seconds=time.perf_counter() - started,
+        split=split,
         notes=notes,
     )
 
 
-def _combined(rule_matches: Sequence[Match], predictions: Sequence[Prediction]) -> list[Match]:
-    return [combine(m, p) for m, p in zip(rule_matches, predictions, strict=True)]
+def _first(papers: list[BackgroundPaper], n: int) -> list[BackgroundPaper]:
+    """The bundled sample as `training_background` orders it (its first `n` by hash)."""
+
+    ranked = sorted(papers, key=lambda p: hashlib.sha256(p.arxiv_id.encode("utf-8")).digest()[:8])
+    return ranked[:n]
+
+
+def _signal_settings(
+    catch_all: str | None,
+) -> dict[str, tuple[dict[str, float], float, bool]]:
+    """Section signal sets: name -> (model settings, catch-all weight, rules on?)."""
+    only = {
+        "section_classifier": 0.0,
+        "section_centroid": 0.0,
+        "section_neighbours": 0.0,
+        "section_keywords": 0.0,
+    }
+    w = CATCH_ALL_WEIGHT
+    out: dict[str, tuple[dict[str, float], float, bool]] = {
+        "classifier only": ({**only, "section_classifier": 1.0}, w, False),
+        "neighbours only": ({**only, "section_neighbours": 1.0}, w, False),
+        "centroid only": ({**only, "section_centroid": 1.0}, w, False),
+        "key words only": ({**only, "section_keywords": 1.0}, w, False),
+        "all, no rules": ({}, w, False),
+        "no key words": ({"section_keywords": 0.0}, w, True),
+        "no classifier": ({"section_classifier": 0.0}, w, True),
+        "all (ships)": ({}, w, True),
+    }
+    if catch_all:
+        for weight in (1.0, 0.6):
+            out[f"catch-all weight {weight}"] = ({}, weight, True)
+    return out
 
 
 def format_report(report: EvaluationReport) -> str:
     """One table: a row per measure, a column per scorer (the default marked *)."""
-    cols = [r.name + (" *" if r.name == report.default else "") for r in report.results]
-    rows = [
+    cols = [r.name for r in report.results]
+    rows: list[tuple[str, list[float | None]]] = [
         (f"recall @ {r}% flagged", [res.recall[r] for res in report.results]) for r in FLAG_RATES
     ]
     rows.append(("section accuracy", [res.section_accuracy for res in report.results]))
+    rows.append(("flagged at defaults", [res.flagged_at_default for res in report.results]))
+    rows.append(("recall at defaults", [res.recall_at_default for res in report.results]))
     first = max(len(label) for label, _ in rows)
-    widths = [max(len(c), 5) for c in cols]
+    widths = [max(len(c), 6) for c in cols]
     line = "  ".join([" " * first, *(c.rjust(w) for c, w in zip(cols, widths, strict=True))])
     out = [
         f"{report.protocol}: {report.held_out} held-out list papers "
-        f"({report.list_entries} entries, {report.trainings} trainings) against "
-        f"{report.eval_background} background announcements ("
+        f"({report.list_entries} entries, {report.trainings} trainings; {report.split}) "
+        f"against {report.test_background} background announcements ("
         + ", ".join(f"{k} {v}" for k, v in report.background_sources.items())
-        + f"); models trained with {report.train_background} other announcements as weak negatives",
+        + f"); models trained with {report.train_background} other announcements",
         "",
         line,
         "-" * len(line),
@@ -470,11 +543,19 @@ def format_report(report: EvaluationReport) -> str:
             "  ".join(
                 [
                     label.ljust(first),
-                    *(f"{v:.3f}".rjust(w) for v, w in zip(values, widths, strict=True)),
+                    *(
+                        (f"{v:.3f}" if v is not None else "-").rjust(w)
+                        for v, w in zip(values, widths, strict=True)
+                    ),
                 ]
             )
         )
     out.append("")
     out.append(f"* default (what paperbot ships). {report.seconds:.1f}s.")
+    if report.section_signals:
+        out.append(
+            "section accuracy by signal (cold-start model): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in report.section_signals.items())
+        )
     out.extend(report.notes)
     return "\n".join(out)

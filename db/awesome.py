@@ -1,14 +1,14 @@
-"""The awesome-list Markdown format: parsing a README, inserting papers, rendering a whole list."""
+"""The awesome-list Markdown format: parsing a README, its sections, inserting papers, rendering a list."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Literal
 
 from db.errors import AwesomeListError, UnknownSectionError
 from feeds.errors import PaperbotError
@@ -16,6 +16,8 @@ from feeds.ids import arxiv_id_from_url, id_sort_key, id_year_month, parse_arxiv
 
 EntryStyle = Literal["classic", "details"]
 HeadingStyle = Literal["plain", "named"]
+# How an entry writes its digest: `- <details><summary>Digest</summary> ...` or `- Digest: ...`.
+DigestForm = Literal["details", "line"]
 
 # Longer author lists are cut to the first AUTHORS_KEPT names and "et al.": big-collaboration
 # papers would otherwise put a hundred names into a line people read on GitHub.
@@ -32,8 +34,9 @@ UNSORTED_SECTION = "Unsorted"
 
 _HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
 _TOC_RE = re.compile(r"^(?:table\s+of\s+)?contents$", re.IGNORECASE)
-# `### 2020` (2020 style) or `### Section Name: 2024` (newer style).
-_YEAR_RE = re.compile(r"^(?:(?P<prefix>.*?)\s*:\s*)?(?P<year>(?:19|20)\d\d)$")
+# `### 2020` (2020 style) or `### Section Name: 2024` (newer style, sometimes typed
+# without the colon: `### Neural Collapse 2022`).
+_YEAR_RE = re.compile(r"^(?:(?P<prefix>.*?)(?:\s*:\s*|\s+))?(?P<year>(?:19|20)\d\d)$")
 _BULLET_RE = re.compile(r"^[-*+]\s+(?P<body>.*)$")
 _SUB_RE = re.compile(r"^\s+[-*+](?:\s+(?P<body>.*)|\s*)$")
 _LINK_RE = re.compile(r"\[\[(?P<label>[^\[\]]*)\]\]\((?P<url>[^()\s]*)\)")
@@ -54,6 +57,13 @@ _ARXIV_URL_RE = re.compile(
 )
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _PAPER_LABELS = ("paper", "pdf", "arxiv")
+# Names a maintainer gives the section for papers that fit no topic (compared normalised).
+_CATCH_ALL_NAMES = frozenset(
+    {"others", "other", "miscellaneous", "misc", "miscellanea", "various", "general",
+     "uncategorized", "uncategorised", "unsorted", "other papers", "other topics"}
+)  # fmt: skip
+# How many of a section's newest entries decide how a new entry there is written.
+RECENT_ENTRIES = 10
 
 
 @dataclass(frozen=True)
@@ -105,27 +115,26 @@ class Entry:
     links: list[tuple[str, str]] = field(default_factory=list)  # every [[label]](url)
     raw: str = ""
     heading_line: int | None = None  # line of its year heading (groups entries into blocks)
+    has_keyword_line: bool = False  # a `Key Word:` line, even an empty one
+    digest_form: DigestForm | None = None  # None: the entry has no digest line
 
     @property
     def span(self) -> tuple[int, int]:
         """(first line, last line), 1-based and inclusive."""
         return self.line, self.end_line
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields the catalog importer stores."""
-        return {
-            "key": self.key,
-            "arxiv_id": self.arxiv_id,
-            "title": self.title,
-            "authors": list(self.authors),
-            "section": self.section,
-            "year": self.year,
-            "venue": self.venue,
-            "paper_url": self.paper_url,
-            "code_url": self.code_url,
-            "digest": self.digest,
-            "keywords": list(self.keywords),
-        }
+
+@dataclass(frozen=True)
+class EntryFormat:
+    """How a section writes its entries: with a `Key Word:` line or not, which digest form."""
+
+    keyword_line: bool
+    digest: DigestForm
+
+    @classmethod
+    def of_style(cls, style: EntryStyle) -> EntryFormat:
+        """The format the two whole-list styles stand for."""
+        return cls(True, "details") if style == "details" else cls(False, "line")
 
 
 @dataclass
@@ -143,16 +152,18 @@ class AwesomeDoc:
         return "".join(self.lines)
 
     def section(self, name: str | None) -> Section:
-        """The section called `name` (case and spacing forgiven); UnknownSectionError otherwise."""
-        wanted = _norm(name or "")
-        if wanted:
-            for section in self.sections:
-                if section.name == name:
-                    return section
-            for section in self.sections:
-                if _norm(section.name) == wanted:
-                    return section
-        raise UnknownSectionError(name, [s.name for s in self.sections])
+        """The section called `name` (forgiven as match_section forgives); UnknownSectionError."""
+        # Paper sections first: a prose section must not shadow a topic of the same name.
+        pool = [*self.paper_sections, *self.sections]
+        found = match_section(name or "", pool)
+        if found is not None:
+            return next(s for s in pool if s.name == found)
+        raise UnknownSectionError(name, [s.name for s in self.paper_sections or self.sections])
+
+    @property
+    def paper_sections(self) -> list[Section]:
+        """The `##` sections that hold paper entries (or year headings for them), in order."""
+        return [s for s in self.sections if s.years or self.entries_in(s)]
 
     def entries_in(self, section: Section) -> list[Entry]:
         return [e for e in self.entries if section.line < e.line <= section.end_line]
@@ -178,20 +189,19 @@ class NewEntry:
     keywords: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NewEntry:
-        """From an `Entry.to_dict()`-shaped mapping (extra keys such as `key` are ignored)."""
+    def of(cls, entry: Entry) -> NewEntry:
+        """A list entry as a paper to write (rendering a list from what was read)."""
         return cls(
-            arxiv_id=data.get("arxiv_id"),
-            title=data.get("title") or "",
-            authors=list(data.get("authors") or []),
-            section=data.get("section"),
-            year=data.get("year"),
-            first_version_sort_key=data.get("first_version_sort_key"),
-            paper_url=data.get("paper_url"),
-            code_url=data.get("code_url"),
-            venue=data.get("venue"),
-            digest=data.get("digest"),
-            keywords=list(data.get("keywords") or []),
+            arxiv_id=entry.arxiv_id,
+            title=entry.title,
+            authors=list(entry.authors),
+            section=entry.section,
+            year=entry.year,
+            paper_url=entry.paper_url,
+            code_url=entry.code_url,
+            venue=entry.venue,
+            digest=entry.digest,
+            keywords=list(entry.keywords),
         )
 
 
@@ -230,6 +240,63 @@ def _detect_newline(text: str) -> str:
 
 def _norm(name: str) -> str:
     return " ".join(name.split()).casefold()
+
+
+# HTML tags, links (their text kept), emphasis and `:emoji:` shortcodes.
+_MARKUP_RE = re.compile(r"<[^<>]*>|!?\[([^\[\]]*)\]\([^()]*\)|:[a-z0-9_+-]+:|[*_`~]")
+_NON_WORD_RE = re.compile(r"[^\w]+")
+
+
+def _section_words(name: str) -> list[str]:
+    """A heading as bare words: markup, emoji, punctuation and `&`/"and" differences gone."""
+    text = _MARKUP_RE.sub(lambda m: m.group(1) or " ", name)
+    text = text.replace("&", " and ").replace("+", " and ")
+    return [w for w in _NON_WORD_RE.sub(" ", text.casefold()).split() if w]
+
+
+def _singular(word: str) -> str:
+    # "Others"/"Other", "Transitions"/"Transition"; not "Bias" or "Analysis".
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def match_section(name: str, sections: Iterable[str | Section]) -> str | None:
+    """The section `name` means, forgiving case, spacing, punctuation, `&`/and, a plural "s".
+
+    Exact names win, then the same words, then the same words up to plurals (all
+    words, then without "and"). None when nothing matches or the name is ambiguous.
+    """
+    names = [s.name if isinstance(s, Section) else s for s in sections]
+    names = list(dict.fromkeys(names))
+    if not name.strip():
+        return None
+    if name in names:
+        return name
+    keys: list[Callable[[str], tuple[str, ...]]] = [
+        lambda n: (_norm(n),),
+        lambda n: tuple(_section_words(n)),
+        lambda n: tuple(_singular(w) for w in _section_words(n)),
+        lambda n: tuple(_singular(w) for w in _section_words(n) if w != "and"),
+    ]
+    for key in keys:
+        wanted = key(name)
+        if not any(wanted):
+            continue
+        found = [n for n in names if key(n) == wanted]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            return None
+    return None
+
+
+def catch_all_section(doc: AwesomeDoc) -> str | None:
+    """The paper section that takes what fits no topic ("Others", "Miscellaneous"...), if any."""
+    for section in reversed(doc.paper_sections):
+        if " ".join(_section_words(section.name)) in _CATCH_ALL_NAMES:
+            return section.name
+    return None
 
 
 def _is_blank(content: str) -> bool:
@@ -311,15 +378,20 @@ def _parse_entry(
     digest: str | None = None
     keywords: list[str] = []
     style: EntryStyle = "classic"
+    keyword_line = False
+    digest_form: DigestForm | None = None
     seen_authors = False
     for item in items:
         text = item.strip()
         if (m := _DETAILS_RE.match(text)) is not None:
             digest, style = " ".join(m.group("text").split()), "details"
+            digest_form = "details"
         elif (m := _DIGEST_RE.match(text)) is not None:
             digest = " ".join(m.group("text").split())
+            digest_form = "line"
         elif (m := _KEYWORDS_RE.match(text)) is not None:
             keywords, style = _split_keywords(m.group("text")), "details"
+            keyword_line = True
         elif not seen_authors and digest is None:
             seen_authors = True
             m = _AUTHORS_RE.match(text)
@@ -344,6 +416,8 @@ def _parse_entry(
         end_line=start + len(contents),
         links=links,
         heading_line=heading,
+        has_keyword_line=keyword_line,
+        digest_form=digest_form,
     )
     return entry, ""
 
@@ -426,11 +500,6 @@ def parse_awesome(text: str) -> AwesomeDoc:
     return doc
 
 
-def entry_dicts(doc: AwesomeDoc) -> list[dict[str, Any]]:
-    """Every entry as the catalog importer wants it, in document order."""
-    return [entry.to_dict() for entry in doc.entries]
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -459,10 +528,9 @@ def _paper_url(new: NewEntry, arxiv_id: str | None) -> str:
     raise AwesomeListError(f"{new.title!r}: neither an arXiv id nor a paper URL")
 
 
-def render_entry(new: NewEntry | Mapping[str, Any], style: EntryStyle = "classic") -> list[str]:
+def render_entry(new: NewEntry, style: EntryStyle | EntryFormat = "classic") -> list[str]:
     """The lines (without line endings) of one entry, in the list's format."""
-    if isinstance(new, Mapping):
-        new = NewEntry.from_dict(new)
+    fmt = style if isinstance(style, EntryFormat) else EntryFormat.of_style(style)
     arxiv_id = parse_arxiv_id(new.arxiv_id)[0] if new.arxiv_id else None
     head = f"- {_title_text(new.title)} [[paper]]({_paper_url(new, arxiv_id)})"
     if new.code_url:
@@ -474,13 +542,14 @@ def render_entry(new: NewEntry | Mapping[str, Any], style: EntryStyle = "classic
         lines.append(
             "  - " + " ".join(part for part in (authors, f"*{venue}*" if venue else "") if part)
         )
-    keywords = [_one_line(k).rstrip(".") for k in new.keywords if k and k.strip()]
+    # A ";" inside a tag would split it in two when the list is read back.
+    keywords = [_one_line(k.replace(";", ",")).rstrip(".") for k in new.keywords if k.strip()]
     digest = _one_line(new.digest) if new.digest else ""
-    if style == "details":
-        if keywords:
-            lines.append(f"  - Key Word: {'; '.join(keywords)}.")
-        if digest:
-            lines.append(f"  - <details><summary>Digest</summary> {digest}</details>")
+    if fmt.keyword_line and keywords:
+        lines.append(f"  - Key Word: {'; '.join(keywords)}.")
+    if digest and fmt.digest == "details":
+        # Closed on the same line: an open <details> folds whatever follows it on GitHub.
+        lines.append(f"  - <details><summary>Digest</summary> {digest}</details>")
     elif digest:
         lines.append(f"  - Digest: {digest}")
     return lines
@@ -492,18 +561,18 @@ def _anchor(name: str) -> str:
     return slug.replace(" ", "-")
 
 
-def _year_of(data: Mapping[str, Any]) -> int | None:
-    if data.get("year") is not None:
-        return int(data["year"])
-    if data.get("arxiv_id"):
-        return id_year_month(data["arxiv_id"])[0]
+def _year_of(entry: NewEntry) -> int | None:
+    if entry.year is not None:
+        return entry.year
+    if entry.arxiv_id:
+        return id_year_month(entry.arxiv_id)[0]
     return None
 
 
-def _newest_first(entries: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    dated = [e for e in entries if e.get("arxiv_id")]
-    undated = [e for e in entries if not e.get("arxiv_id")]
-    dated.sort(key=lambda e: id_sort_key(e["arxiv_id"]), reverse=True)
+def _newest_first(entries: list[NewEntry]) -> list[NewEntry]:
+    dated = [e for e in entries if e.arxiv_id]
+    undated = [e for e in entries if not e.arxiv_id]
+    dated.sort(key=lambda e: id_sort_key(e.arxiv_id or ""), reverse=True)
     return dated + undated
 
 
@@ -511,13 +580,13 @@ def render_list(
     title: str,
     intro: str,
     sections: Sequence[str],
-    entries: Sequence[Mapping[str, Any]],
+    entries: Sequence[NewEntry],
     style: EntryStyle = "classic",
     *,
     heading_style: HeadingStyle = "plain",
     badge: bool = True,
 ) -> str:
-    """A whole list from catalog data (Entry.to_dict() shapes) in the README's format.
+    """A whole list from catalog papers in the README's format.
 
     Sections come in the given order, followed by any section only the entries name
     (entries without one go to "Unsorted"); years descend; entries are newest first by
@@ -525,7 +594,7 @@ def render_list(
     """
     order = list(dict.fromkeys(sections))
     for entry in entries:
-        name = entry.get("section") or UNSORTED_SECTION
+        name = entry.section or UNSORTED_SECTION
         if name not in order:
             order.append(name)
     out = [f"# {_one_line(title)}" + (f" {AWESOME_BADGE}" if badge else ""), ""]
@@ -537,8 +606,8 @@ def render_list(
     gap = [""] if style == "details" else []
     for name in order:
         out += [f"## {name}", ""]
-        mine = [e for e in entries if (e.get("section") or UNSORTED_SECTION) == name]
-        by_year: dict[int | None, list[Mapping[str, Any]]] = {}
+        mine = [e for e in entries if (e.section or UNSORTED_SECTION) == name]
+        by_year: dict[int | None, list[NewEntry]] = {}
         for entry in mine:
             by_year.setdefault(_year_of(entry), []).append(entry)
         # Papers with neither a year nor an arXiv id sit above the year headings.
@@ -610,6 +679,32 @@ def _dominant_style(entries: list[Entry]) -> EntryStyle | None:
     return "details" if counts["details"] > counts["classic"] else "classic"
 
 
+def _recent(entries: list[Entry]) -> list[Entry]:
+    # Newest first within a section: the first entries show how it is written today.
+    return sorted(entries, key=lambda e: -(e.year or 0))[:RECENT_ENTRIES]
+
+
+def section_format(doc: AwesomeDoc, section: str | Section) -> EntryFormat:
+    """How a new entry in `section` is written: as the section's newest entries are.
+
+    A section with no entries yet follows the document's newest entries, and a document
+    without any is written in the classic `Digest:` form.
+    """
+    target = section if isinstance(section, Section) else doc.section(section)
+    for scope in (doc.entries_in(target), doc.entries):
+        recent = _recent(scope)
+        if not recent:
+            continue
+        keyword_line = _majority(e.has_keyword_line for e in recent) is True
+        forms = Counter(e.digest_form for e in recent if e.digest_form)
+        if forms:
+            digest: DigestForm = "details" if forms["details"] > forms["line"] else "line"
+        else:
+            digest = "details" if keyword_line else "line"
+        return EntryFormat(keyword_line, digest)
+    return EntryFormat(False, "line")
+
+
 def _new_heading(doc: AwesomeDoc, section: Section, year: int) -> str:
     style = section.heading_style
     prefix: str | None = None
@@ -644,18 +739,13 @@ def _splice(doc: AwesomeDoc, index: int, new: list[str]) -> str:
     return "".join(lines)
 
 
-def _coerce(new: NewEntry | Mapping[str, Any]) -> NewEntry:
-    return NewEntry.from_dict(new) if isinstance(new, Mapping) else new
-
-
-def insert_entry(text: str, new: NewEntry | Mapping[str, Any]) -> InsertOutcome:
+def insert_entry(text: str, new: NewEntry) -> InsertOutcome:
     """Put one paper where the maintainer would, or say why not; other bytes are unchanged.
 
     Raises UnknownSectionError for a section the list does not have (a typo must not
     create a public section), IdentifierError for a bad arXiv id, AwesomeListError when
     there is neither a year nor an arXiv id to file the paper under.
     """
-    new = _coerce(new)
     doc = parse_awesome(text)
     arxiv_id = parse_arxiv_id(new.arxiv_id)[0] if new.arxiv_id else None
     paper_url = _paper_url(new, arxiv_id)
@@ -677,7 +767,7 @@ def insert_entry(text: str, new: NewEntry | Mapping[str, Any]) -> InsertOutcome:
 
     in_section = doc.entries_in(section)
     style = _dominant_style(in_section) or _dominant_style(doc.entries) or "classic"
-    lines = render_entry(new, style)
+    lines = render_entry(new, section_format(doc, section))
     heading = next((h for h in section.years if h.year == year), None)
     after_heading = [""] if _blank_after_headings(doc) else []
 
@@ -723,17 +813,14 @@ def insert_entry(text: str, new: NewEntry | Mapping[str, Any]) -> InsertOutcome:
     return InsertOutcome(new_text, True, f"{key} inserted into {where} (line {first})", key, first)
 
 
-def insert_entries(
-    text: str, entries: Iterable[NewEntry | Mapping[str, Any]]
-) -> tuple[str, list[InsertOutcome]]:
+def insert_entries(text: str, entries: Iterable[NewEntry]) -> tuple[str, list[InsertOutcome]]:
     """Insert several papers in turn; one that cannot go in is reported, not fatal."""
     outcomes: list[InsertOutcome] = []
     for new in entries:
         try:
             outcome = insert_entry(text, new)
         except PaperbotError as exc:
-            entry = _coerce(new)
-            outcome = InsertOutcome(text, False, str(exc), entry.arxiv_id or None, None, exc)
+            outcome = InsertOutcome(text, False, str(exc), new.arxiv_id or None, None, exc)
         text = outcome.text
         outcomes.append(outcome)
     return text, outcomes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from feeds.errors import PaperbotError
 
 
@@ -18,3 +20,100 @@ class UnknownSectionError(AwesomeListError, LookupError):
         super().__init__(f"{what}; existing sections: {shown}")
         self.section = section
         self.existing = list(existing)
+
+
+# -- the catalog -------------------------------------------------------------------------
+
+
+class CatalogError(PaperbotError):
+    """A catalog operation that cannot be done as asked."""
+
+
+class InvalidArgument(CatalogError, ValueError):
+    """An argument the catalog refuses (a naive datetime, an unknown choice, an empty name)."""
+
+
+class NotFound(CatalogError, LookupError):
+    """No candidate or catalog paper with that id."""
+
+    def __init__(self, what: str, key: str) -> None:
+        shown = key if len(key) <= 80 else key[:77] + "..."
+        super().__init__(f"{shown!r} is not {what}")
+        self.key = key
+
+
+class InvalidState(CatalogError):
+    """The record exists but is in a state that does not allow the operation."""
+
+
+class CatalogClosed(CatalogError):
+    """A call on a catalog after close()."""
+
+
+class CatalogStorageError(CatalogError):
+    """SQLite refused an operation on the catalog file; the sqlite3 error is the __cause__."""
+
+    def __init__(self, path: str, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class CatalogCorrupt(CatalogStorageError):
+    """The catalog file is damaged or is not a SQLite database."""
+
+
+class CatalogUnavailable(CatalogStorageError):
+    """The catalog file cannot be opened, read or written (permissions, disk, missing folder)."""
+
+
+class CatalogLocked(CatalogUnavailable):
+    """Another process held the catalog's write lock for longer than the busy timeout."""
+
+
+class CatalogIntegrityError(CatalogStorageError):
+    """A write that breaks one of the schema's rules (a missing title, a duplicate key)."""
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_BUSY, _LOCKED = 5, 6
+_CORRUPT, _NOTADB = 11, 26
+# PERM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL, NOLFS
+_UNAVAILABLE = frozenset({3, 8, 10, 13, 14, 15, 22})
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
+    """The catalog error for a sqlite3 error on `path`, with one line a person can act on."""
+    reason = _one_line(str(exc))
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    low = reason.lower()
+    if isinstance(exc, sqlite3.ProgrammingError) and "closed" in low:
+        return CatalogClosed(f"{path}: the catalog is closed")
+    if primary in (_CORRUPT, _NOTADB) or "malformed" in low or "not a database" in low:
+        return CatalogCorrupt(
+            path,
+            f"{path}: the catalog is damaged ({reason}); run `paperbot doctor`, or restore a backup",
+            reason,
+        )
+    if primary in (_BUSY, _LOCKED) or "locked" in low:
+        return CatalogLocked(
+            path,
+            f"{path}: the catalog is busy in another process ({reason}); try again in a moment",
+            reason,
+        )
+    if primary in _UNAVAILABLE or "unable to open" in low or "disk" in low:
+        return CatalogUnavailable(
+            path,
+            f"{path}: the catalog cannot be used ({reason}); check the file and its folder",
+            reason,
+        )
+    if isinstance(exc, sqlite3.IntegrityError):
+        return CatalogIntegrityError(
+            path, f"{path}: the catalog refused a record ({reason})", reason
+        )
+    return CatalogStorageError(path, f"{path}: the catalog failed ({reason})", reason)

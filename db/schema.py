@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from db.types import AddedHow, AuditAction, CandidateStatus
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 MIGRATIONS = Migrations("paperbot")
@@ -21,11 +28,13 @@ FTS_COLUMNS = ("title", "authors", "abstract", "digest", "keywords", "search_fac
 # facet tokens are filters and never change the ranking.
 FTS_WEIGHTS = (10.0, 4.0, 1.0, 3.0, 3.0, 0.0)
 
-CANDIDATE_STATUSES = ("new", "posted", "approved", "rejected", "expired")
-ADDED_HOW = ("import", "vote", "curator", "cli")
-AUDIT_ACTIONS = (
+CANDIDATE_STATUSES = tuple(str(s) for s in CandidateStatus)
+ADDED_HOW = tuple(str(h) for h in AddedHow)
+# The actions of the first schema; later ones are added by the migration that allows them.
+AUDIT_ACTIONS_V1 = (
     "approve", "reject", "expire", "section", "vote", "unvote", "import", "add", "update",
 )  # fmt: skip
+AUDIT_ACTIONS = tuple(str(a) for a in AuditAction)
 
 
 def year_token(year: int) -> str:
@@ -48,24 +57,94 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+def _is_locked(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (isinstance(code, int) and code & 0xFF in (5, 6)) or "locked" in str(exc).lower()
+
+
+def retry_locked(step: Callable[[], T], timeout_ms: int | None = None) -> T:
+    """Run step(), again while it fails with "database is locked", for up to timeout_ms.
+
+    Some of SQLite's locks are never waited for by its busy handler: switching a file to
+    WAL while another connection does the same, or reading the WAL index while another
+    process recovers it. Those fail at once, and trying again shortly after succeeds.
+    """
+    wait_ms = BUSY_TIMEOUT_MS if timeout_ms is None else timeout_ms
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc) or time.monotonic() >= deadline:
+                raise
+        # Jitter, so processes that collided once do not collide again in step.
+        time.sleep(random.uniform(0.005, 0.05))
+
+
 def connect(path: str | Path) -> Database:
     """Open (or create) the catalog file with the pragmas every connection needs; no migration."""
     memory = str(path) == ":memory:"
     # The timeout is the driver's own wait on a locked file; busy_timeout below is SQLite's.
     conn = sqlite3.connect(":memory:" if memory else str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if not memory:
-        # WAL lets readers (datasette, sqlite3, a second process) work while the bot writes;
-        # NORMAL is durable in WAL mode except for the last commits on power loss.
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        # No implicit transactions: every write goes through immediate() (or atomic()), so
+        # a stray statement never leaves a deferred transaction holding a lock.
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            # WAL lets readers (datasette, sqlite3, a second process) work while the bot
+            # writes; NORMAL is durable in WAL mode except for the last commits on power loss.
+            retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchall())
+            conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return Database(conn)
 
 
+@contextmanager
+def immediate(db: Database) -> Iterator[None]:
+    """One write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes cannot wait for another process's
+    writer: SQLite fails it with "database is locked" at once, busy_timeout or not, because
+    waiting could deadlock. Taking the lock first makes it wait up to busy_timeout instead.
+    Inside a transaction already, this is a savepoint of it.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+
+
 def migrate(db: Database) -> None:
-    """Apply pending migrations; a no-op on an up-to-date file."""
-    MIGRATIONS.apply(db)
+    """Apply pending migrations; a no-op on an up-to-date file, safe from several processes.
+
+    The pending list is read again under the write lock: a process that waited for another
+    one's migration finds nothing left to do instead of creating the tables a second time.
+    """
+    if not MIGRATIONS.pending(db):
+        return
+
+    def apply() -> None:
+        with immediate(db):
+            MIGRATIONS.apply(db)
+
+    retry_locked(apply)
 
 
 _NEW = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
@@ -191,7 +270,7 @@ def m001_initial(db: Database) -> None:
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             at TEXT NOT NULL,
             arxiv_id TEXT,
-            action TEXT NOT NULL CHECK (action IN ({_in(AUDIT_ACTIONS)})),
+            action TEXT NOT NULL CHECK (action IN ({_in(AUDIT_ACTIONS_V1)})),
             actor TEXT,
             how TEXT,
             detail TEXT NOT NULL DEFAULT '{{}}'
@@ -234,6 +313,52 @@ def m001_initial(db: Database) -> None:
         db.execute(sql)
 
 
+def _audit_table(name: str, actions: tuple[str, ...]) -> str:
+    return f"""
+        CREATE TABLE {name} (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            arxiv_id TEXT,
+            action TEXT NOT NULL CHECK (action IN ({_in(actions)})),
+            actor TEXT,
+            how TEXT,
+            detail TEXT NOT NULL DEFAULT '{{}}'
+        )
+        """
+
+
+@MIGRATIONS()
+def m002_stored_list(db: Database) -> None:
+    # The README as last imported, so that what the maintainer changed can be told apart
+    # from what paperbot inserted. A few versions are kept (see Catalog.save_list).
+    db.execute(
+        """
+        CREATE TABLE lists (
+            id INTEGER PRIMARY KEY,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            sha256 TEXT NOT NULL
+        )
+        """
+    )
+    # SQLite cannot change a CHECK constraint in place: the audit table is rebuilt to allow
+    # "remove" (an imported paper the maintainer took out of the list). Ids are kept.
+    db.execute(_audit_table("audit_v2", AUDIT_ACTIONS))
+    db.execute(
+        "INSERT INTO audit_v2 (id, at, arxiv_id, action, actor, how, detail)"
+        " SELECT id, at, arxiv_id, action, actor, how, detail FROM audit ORDER BY id"
+    )
+    # AUTOINCREMENT never reuses an id, even of a deleted row: its counter moves along.
+    seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    db.execute("DROP TABLE audit")
+    db.execute("ALTER TABLE audit_v2 RENAME TO audit")
+    db.execute("CREATE INDEX idx_audit_arxiv_id ON audit (arxiv_id)")
+    if seq is not None:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'audit'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('audit', ?)", [seq[0]])
+
+
 @contextmanager
 def fts_bulk_load(db: Database) -> Iterator[None]:
     """Bulk-insert papers with the FTS triggers off, then rebuild the index once.
@@ -248,7 +373,7 @@ def fts_bulk_load(db: Database) -> Iterator[None]:
     try:
         yield
     finally:
-        with db.atomic():
+        with immediate(db):
             db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
             for sql in FTS_TRIGGERS:
                 db.execute(sql)

@@ -3,19 +3,55 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from db.catalog import Catalog
+from db.errors import CatalogClosed
 
+__all__ = ["AsyncCatalog", "CatalogClosed", "on_thread"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
-class CatalogClosed(RuntimeError):
-    """A call on an AsyncCatalog after close()."""
+class on_thread(Generic[P, R]):
+    """`decide = on_thread(Catalog.decide)`: the method as a coroutine run on the catalog thread.
+
+    The signature is Catalog's own, so a wrong call is a type error where it is written.
+    """
+
+    def __init__(self, method: Callable[Concatenate[Catalog, P], R]) -> None:
+        self.method = method
+        self.name = method.__name__
+        self.__doc__ = method.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> on_thread[P, R]: ...
+    @overload
+    def __get__(
+        self, obj: AsyncCatalog, owner: type | None = None
+    ) -> Callable[P, Awaitable[R]]: ...
+    def __get__(
+        self, obj: AsyncCatalog | None, owner: type | None = None
+    ) -> on_thread[P, R] | Callable[P, Awaitable[R]]:
+        if obj is None:
+            return self
+        method = self.method
+
+        @functools.wraps(method)
+        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await obj.run(lambda cat: method(cat, *args, **kwargs))
+
+        return call
 
 
 class AsyncCatalog:
@@ -61,7 +97,7 @@ class AsyncCatalog:
         if self._catalog is None:
             if self._open_error is not None:
                 raise self._open_error
-            raise CatalogClosed(f"catalog {self.path} is closed")
+            raise CatalogClosed(f"{self.path}: the catalog is closed")
         return fn(self._catalog)
 
     @property
@@ -72,20 +108,50 @@ class AsyncCatalog:
     async def run(self, fn: Callable[[Catalog], T]) -> T:
         """Run fn(catalog) on the catalog thread and await its result (or its exception)."""
         if self._closed:
-            raise CatalogClosed(f"catalog {self.path} is closed")
+            raise CatalogClosed(f"{self.path}: the catalog is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn)
 
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        if name.startswith("_") or not callable(getattr(Catalog, name, None)):
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-
-        async def proxy(*args: Any, **kwargs: Any) -> Any:
-            return await self.run(lambda cat: getattr(cat, name)(*args, **kwargs))
-
-        proxy.__name__ = name
-        proxy.__doc__ = getattr(Catalog, name).__doc__
-        return proxy
+    # -- every public Catalog method but close(), which is this class's own -----------------
+    # candidates
+    store_candidates = on_thread(Catalog.store_candidates)
+    add_candidate = on_thread(Catalog.add_candidate)
+    get_candidate = on_thread(Catalog.get_candidate)
+    candidate_by_message = on_thread(Catalog.candidate_by_message)
+    candidates = on_thread(Catalog.candidates)
+    to_post = on_thread(Catalog.to_post)
+    mark_posted = on_thread(Catalog.mark_posted)
+    expire = on_thread(Catalog.expire)
+    # votes and decisions
+    tally = on_thread(Catalog.tally)
+    set_vote = on_thread(Catalog.set_vote)
+    replace_votes = on_thread(Catalog.replace_votes)
+    decide = on_thread(Catalog.decide)
+    set_section = on_thread(Catalog.set_section)
+    # papers, audit, background
+    import_entries = on_thread(Catalog.import_entries)
+    remove_imported = on_thread(Catalog.remove_imported)
+    set_entry_text = on_thread(Catalog.set_entry_text)
+    get_paper = on_thread(Catalog.get_paper)
+    papers = on_thread(Catalog.papers)
+    recent = on_thread(Catalog.recent)
+    stats = on_thread(Catalog.stats)
+    audit_log = on_thread(Catalog.audit_log)
+    audit = on_thread(Catalog.audit)
+    background = on_thread(Catalog.background)
+    # search
+    search = on_thread(Catalog.search)
+    # feed state, meta, models, the stored list
+    feed_state = on_thread(Catalog.feed_state)
+    feed_states = on_thread(Catalog.feed_states)
+    save_feed_state = on_thread(Catalog.save_feed_state)
+    meta_get = on_thread(Catalog.meta_get)
+    meta_set = on_thread(Catalog.meta_set)
+    save_model = on_thread(Catalog.save_model)
+    latest_model = on_thread(Catalog.latest_model)
+    model_info = on_thread(Catalog.model_info)
+    save_list = on_thread(Catalog.save_list)
+    current_list = on_thread(Catalog.current_list)
 
     async def close(self) -> None:
         """Close the connection on its own thread, then stop the thread; twice is harmless."""
@@ -111,3 +177,10 @@ class AsyncCatalog:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def forwarded() -> frozenset[str]:
+    """Names AsyncCatalog forwards to the catalog thread."""
+    return frozenset(
+        name for name, value in vars(AsyncCatalog).items() if isinstance(value, on_thread)
+    )

@@ -1,31 +1,33 @@
-"""Fetching arXiv feeds and API responses politely: conditional GET, per-host spacing, backoff."""
+"""Fetching arXiv feeds and API responses politely: conditional GET, per-host spacing, backoff,
+redirects hop by hop, remembered Retry-After refusals and a deadline per fetch."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import hashlib
+import json
 import logging
 import mimetypes
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import aiohttp
 
-from feeds.errors import FeedError
+from feeds.errors import FeedError, IdentifierError, PaperbotError
 from feeds.models import FeedState
 
-logger = logging.getLogger("paperbot.fetch")
+logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://export.arxiv.org/api"
 DEFAULT_TIMEOUT = 30.0
@@ -33,6 +35,8 @@ DEFAULT_MIN_INTERVAL = 3.0  # arXiv's terms: one request at a time, >= 3 s apart
 DEFAULT_RETRIES = 4
 DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_MAX_RETRY_AFTER = 300.0
+DEFAULT_MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Error bodies are kept for the caller (arXiv explains a bad id in a small Atom feed), but an
 # error page is never worth more than this.
 ERROR_BODY_LIMIT = 64_000
@@ -89,6 +93,10 @@ class FetchError(FeedError):
         self.attempts = attempts
 
 
+class FetcherError(PaperbotError):
+    """A Fetcher built with values it cannot work with (the settings refuse them first)."""
+
+
 class _Retryable(Exception):
     """A transient failure of one attempt; never leaves this module."""
 
@@ -99,6 +107,20 @@ class _Retryable(Exception):
         self.reason = reason
         self.http_status = http_status
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class _Redirect:
+    location: str
+    http_status: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    """The whole fetch's time budget: `seconds` long, ending at clock() value `ends_at`."""
+
+    seconds: float
+    ends_at: float
 
 
 @dataclass(slots=True)
@@ -115,9 +137,13 @@ class Fetcher:
     """Fetches http(s) and file:// URLs the way arXiv asks automated clients to.
 
     Per host, one request at a time and `min_interval` seconds from the end of one to the
-    start of the next; transient failures (5xx, 429, connection errors, timeouts) are
-    retried with exponential backoff and jitter, and a server's Retry-After is obeyed.
-    Use as `async with Fetcher(...) as f`, or call `close()` when done.
+    start of the next, for every request: redirects are followed here, hop by hop (at most
+    `max_redirects`), each hop through its own host's turn. Transient failures (5xx, 429,
+    connection errors, timeouts, cut bodies) are retried with exponential backoff and
+    jitter, and a server's Retry-After is obeyed up to `max_retry_after`; a longer one is
+    refused and the host left alone until then (`backoffs()` hands that on to the next
+    Fetcher). `deadline` bounds one whole fetch. Use as `async with Fetcher(...) as f`, or
+    call `close()` when done.
     """
 
     def __init__(
@@ -131,22 +157,42 @@ class Fetcher:
         backoff_max: float = 120.0,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        deadline: float | None = None,
+        backoffs: Mapping[str, datetime] | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utcnow,
         rand: Callable[[], float] = random.random,
     ) -> None:
         if not user_agent or not user_agent.strip() or not _CONTACT.search(user_agent):
-            raise ValueError(
+            raise FetcherError(
                 "Fetcher needs a User-Agent with a contact address arXiv can reach "
                 f"(an e-mail or URL), e.g. 'paperbot/0.1 (+mailto:ops@example.org)'; got {user_agent!r}"
             )
-        if timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout}")
-        if min_interval < 0 or retries < 0 or max_bytes <= 0 or max_retry_after < 0:
-            raise ValueError(
-                "min_interval, retries and max_retry_after must be >= 0, max_bytes > 0"
-            )
+        for name, value, low in (
+            ("timeout", timeout, 0.0),
+            ("backoff_base", backoff_base, 0.0),
+            ("max_bytes", max_bytes, 0),
+        ):
+            if not value > low:
+                raise FetcherError(f"Fetcher: {name} must be more than {low:g}, got {value}")
+        for name, value in (
+            ("min_interval", min_interval),
+            ("retries", retries),
+            ("backoff_max", backoff_max),
+            ("max_retry_after", max_retry_after),
+            ("max_redirects", max_redirects),
+        ):
+            if not value >= 0:
+                raise FetcherError(f"Fetcher: {name} must not be negative, got {value}")
+        if deadline is not None and not deadline > 0:
+            raise FetcherError(f"Fetcher: deadline must be more than 0 s, got {deadline}")
+        blocked: dict[str, datetime] = {}
+        for host, until in (backoffs or {}).items():
+            if until.tzinfo is None:
+                raise FetcherError(f"Fetcher: the backoff for {host} is not a UTC time: {until}")
+            blocked[host.lower()] = until.astimezone(UTC)
         self.user_agent = user_agent.strip()
         self.timeout = timeout
         self.min_interval = min_interval
@@ -155,12 +201,17 @@ class Fetcher:
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
         self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.deadline = deadline
         self._sleep = sleep
         self._clock = clock
         self._now = now
         self._rand = rand
         self._session: aiohttp.ClientSession | None = None
         self._gates: dict[str, _HostGate] = {}
+        # Hosts whose long Retry-After was refused: not asked again before then (wall clock,
+        # so a caller can keep them across polls and restarts).
+        self._blocked = blocked
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -178,6 +229,16 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
+    def host_blocked_until(self, host: str) -> datetime | None:
+        """When `host` may be asked again, if it asked for a wait longer than we accept."""
+        until = self._blocked.get(host.lower())
+        return until if until is not None and until > self._now() else None
+
+    def backoffs(self) -> dict[str, datetime]:
+        """The hosts still waited for and until when; pass as `backoffs=` to a new Fetcher."""
+        now = self._now()
+        return {host: until for host, until in self._blocked.items() if until > now}
+
     def _client(self) -> aiohttp.ClientSession:
         # Created lazily so a Fetcher can be built before the event loop runs.
         if self._session is None or self._session.closed:
@@ -187,11 +248,17 @@ class Fetcher:
             )
         return self._session
 
-    async def fetch(self, url: str, state: FeedState | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, state: FeedState | None = None, *, deadline: float | None = None
+    ) -> FetchResult:
         """Fetch `url`, conditionally when `state` holds an ETag or Last-Modified.
 
-        Raises FetchError (a FeedError) when the URL cannot be fetched.
+        `deadline` (seconds, default the Fetcher's) bounds the whole fetch: waits, retries
+        and redirects included. Raises FetchError (a FeedError) when the URL cannot be fetched.
         """
+        seconds = self.deadline if deadline is None else deadline
+        if seconds is not None and not seconds > 0:
+            raise FetcherError(f"fetch: deadline must be more than 0 s, got {seconds}")
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme == "file":
@@ -203,11 +270,14 @@ class Fetcher:
             )
         if not parts.hostname:
             raise FetchError(_safe_url(url), "URL has no host")
-        return await self._fetch_http(url, parts.hostname.lower(), state)
+        budget = None if seconds is None else _Deadline(seconds, self._clock() + seconds)
+        return await self._fetch_http(url, parts.hostname.lower(), state, budget)
 
     # -- http ---------------------------------------------------------------------------
 
-    async def _fetch_http(self, url: str, host: str, state: FeedState | None) -> FetchResult:
+    async def _fetch_http(
+        self, url: str, host: str, state: FeedState | None, budget: _Deadline | None
+    ) -> FetchResult:
         shown = _safe_url(url)
         headers: dict[str, str] = {}
         if state is not None:
@@ -218,21 +288,32 @@ class Fetcher:
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                return await self._attempt(url, shown, host, headers, state)
+                return await self._follow(url, shown, headers, state, budget)
             except _Retryable as failure:
                 last = failure
             if attempt == attempts:
                 break
             delay = last.retry_after if last.retry_after is not None else self._backoff(attempt)
+            # The host's spacing may hold the retry longer than the backoff: say the real wait.
+            wait = max(delay, self._gate(host).next_start - self._clock())
+            if budget is not None and self._clock() + wait >= budget.ends_at:
+                noun = "attempt" if attempt == 1 else "attempts"
+                raise FetchError(
+                    shown,
+                    f"{last.reason}; a retry in {wait:.1f} s would pass the "
+                    f"{budget.seconds:g} s deadline (gave up after {attempt} {noun})",
+                    http_status=last.http_status,
+                    attempts=attempt,
+                )
             logger.warning(
                 "%s: %s; attempt %d of %d, retrying in %.1f s",
                 shown,
                 last.reason,
                 attempt,
                 attempts,
-                delay,
+                wait,
             )
-            await self._sleep(delay)
+            await self._sleep(wait)
         noun = "attempt" if attempts == 1 else "attempts"
         raise FetchError(
             shown,
@@ -241,10 +322,38 @@ class Fetcher:
             attempts=attempts,
         )
 
+    async def _follow(
+        self,
+        url: str,
+        shown: str,
+        headers: dict[str, str],
+        state: FeedState | None,
+        budget: _Deadline | None,
+    ) -> FetchResult:
+        """One attempt: the request and each redirect hop, every hop through its host's gate."""
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            host = (urlsplit(current).hostname or "").lower()
+            outcome = await self._attempt(current, shown, host, headers, state, budget)
+            if isinstance(outcome, FetchResult):
+                return replace(outcome, url=url)
+            target = urljoin(current, outcome.location)
+            parts = urlsplit(target)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise FetchError(
+                    shown,
+                    f"HTTP {outcome.http_status} redirect to {_safe_url(target)!r}, "
+                    "which is not an http(s) URL",
+                    http_status=outcome.http_status,
+                )
+            logger.debug("%s: HTTP %d to %s", shown, outcome.http_status, _safe_url(target))
+            current = target
+        raise FetchError(shown, f"too many redirects (more than {self.max_redirects})")
+
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": never less than half the exponential step, so a crowd of clients
         # spreads out without any of them coming back too early.
-        step = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        step = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         return step / 2 + self._rand() * step / 2
 
     def _gate(self, host: str) -> _HostGate:
@@ -253,6 +362,15 @@ class Fetcher:
             gate = self._gates[host] = _HostGate(asyncio.Lock())
         return gate
 
+    def _refuse_if_blocked(self, host: str, shown: str) -> None:
+        until = self.host_blocked_until(host)
+        if until is not None:
+            raise FetchError(
+                shown,
+                f"{host} asked to be left alone until {until:%Y-%m-%d %H:%M:%S} UTC "
+                "(Retry-After); not asked again before then",
+            )
+
     async def _attempt(
         self,
         url: str,
@@ -260,14 +378,24 @@ class Fetcher:
         host: str,
         headers: dict[str, str],
         state: FeedState | None,
-    ) -> FetchResult:
+        budget: _Deadline | None,
+    ) -> FetchResult | _Redirect:
         gate = self._gate(host)
+        self._refuse_if_blocked(host, shown)
         async with gate.lock:
             wait = gate.next_start - self._clock()
             if wait > 0:
+                if budget is not None and self._clock() + wait >= budget.ends_at:
+                    raise FetchError(
+                        shown,
+                        f"{host} may not be asked again for {wait:.1f} s, past the "
+                        f"{budget.seconds:g} s deadline",
+                    )
                 await self._sleep(wait)
+            # Another request may have been told to go away while this one waited.
+            self._refuse_if_blocked(host, shown)
             try:
-                return await self._request(url, shown, headers, state, gate)
+                return await self._request(url, shown, host, headers, state, gate, budget)
             finally:
                 gate.next_start = max(gate.next_start, self._clock() + self.min_interval)
 
@@ -275,13 +403,35 @@ class Fetcher:
         self,
         url: str,
         shown: str,
+        host: str,
         headers: dict[str, str],
         state: FeedState | None,
         gate: _HostGate,
-    ) -> FetchResult:
-        logger.debug("GET %s", shown)
+        budget: _Deadline | None,
+    ) -> FetchResult | _Redirect:
+        timeout = self.timeout
+        if budget is not None:
+            left = budget.ends_at - self._clock()
+            if left <= 0:
+                raise FetchError(shown, f"the {budget.seconds:g} s deadline passed")
+            timeout = min(timeout, left)
+        logger.debug("GET %s", _safe_url(url))
         try:
-            async with self._client().get(url, headers=headers) as resp:
+            async with self._client().get(
+                url,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                if resp.status in _REDIRECTS:
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise FetchError(
+                            shown,
+                            f"HTTP {resp.status} redirect without a Location",
+                            http_status=resp.status,
+                        )
+                    return _Redirect(location, resp.status)
                 ctype = resp.content_type if "Content-Type" in resp.headers else None
                 if resp.status == 304:
                     logger.info("%s: not modified", shown)
@@ -318,10 +468,16 @@ class Fetcher:
                         )
                     if retry_after is not None:
                         if retry_after > self.max_retry_after:
+                            # Refused, and remembered: asking again sooner is what the
+                            # server told us not to do.
+                            until = self._now() + timedelta(seconds=retry_after)
+                            previous = self._blocked.get(host)
+                            self._blocked[host] = until if previous is None else max(previous, until)
                             raise FetchError(
                                 shown,
-                                f"{reason}: server asked to wait {retry_after:.0f} s, "
-                                f"more than the {self.max_retry_after:.0f} s limit",
+                                f"{reason}: {host} asked to wait {retry_after:.0f} s, "
+                                f"more than the {self.max_retry_after:.0f} s limit; "
+                                f"not asked again before {until:%Y-%m-%d %H:%M:%S} UTC",
                                 http_status=resp.status,
                             )
                         # Every request to this host waits, not only this one.
@@ -334,6 +490,10 @@ class Fetcher:
         except (FetchError, _Retryable):
             raise
         except TimeoutError as exc:
+            if budget is not None and timeout < self.timeout:
+                raise FetchError(
+                    shown, f"no answer within the {budget.seconds:g} s deadline"
+                ) from exc
             raise _Retryable(f"timed out after {self.timeout:g} s") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
             raise FetchError(shown, f"TLS certificate problem: {exc.certificate_error}") from exc
@@ -344,9 +504,7 @@ class Fetcher:
         except aiohttp.ServerDisconnectedError as exc:
             raise _Retryable("server closed the connection") from exc
         except aiohttp.ClientPayloadError as exc:
-            raise _Retryable(f"incomplete response body ({exc})") from exc
-        except aiohttp.TooManyRedirects as exc:
-            raise FetchError(shown, "too many redirects") from exc
+            raise _Retryable("the connection closed before the whole body arrived") from exc
         except aiohttp.InvalidURL as exc:
             raise FetchError(shown, f"invalid URL ({exc})") from exc
         except aiohttp.ClientError as exc:
@@ -365,15 +523,25 @@ class Fetcher:
         # Content-Length can be absent (chunked) or wrong, and is the compressed size when
         # the body is compressed, so the decoded bytes are counted as they arrive.
         buf = bytearray()
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            buf += chunk
-            if len(buf) > self.max_bytes:
-                resp.close()
-                raise FetchError(
-                    shown,
-                    f"response exceeds the {limit} limit; stopped reading",
-                    http_status=resp.status,
-                )
+        try:
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                buf += chunk
+                if len(buf) > self.max_bytes:
+                    resp.close()
+                    raise FetchError(
+                        shown,
+                        f"response exceeds the {limit} limit; stopped reading",
+                        http_status=resp.status,
+                    )
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+            # aiohttp's own text here ("400, message=...") reads like an HTTP 400; it is not.
+            if declared is not None and "Content-Encoding" not in resp.headers:
+                got = f"got {len(buf)} of {declared} bytes"
+            else:
+                got = f"got {len(buf)} bytes"
+            raise _Retryable(
+                f"the connection closed before the whole body arrived ({got})"
+            ) from exc
         return bytes(buf)
 
     # -- file ---------------------------------------------------------------------------
@@ -465,12 +633,46 @@ def _size(n: int) -> str:
 
 
 def _safe_url(url: str) -> str:
-    """The URL without any user:password part, fit for logs and error messages."""
+    """The URL without user:password, ?query or #fragment, fit for logs and error messages.
+
+    A query names a request, not a feed (and may carry a key); the feed is the rest.
+    """
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    if "@" not in parts.netloc and not parts.query and not parts.fragment:
         return url
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+    return urlunsplit(parts._replace(netloc=host, query="", fragment=""))
+
+
+def dump_backoffs(backoffs: Mapping[str, datetime]) -> str:
+    """`Fetcher.backoffs()` as text to store between polls (JSON: host -> ISO UTC time)."""
+    return json.dumps(
+        {host: until.astimezone(UTC).isoformat() for host, until in sorted(backoffs.items())}
+    )
+
+
+def load_backoffs(text: str | None) -> dict[str, datetime]:
+    """What `dump_backoffs` wrote, for `Fetcher(backoffs=...)`; unreadable parts are dropped.
+
+    Forgetting a backoff costs one request the server may refuse again; refusing to start
+    over a damaged record would cost every poll.
+    """
+    try:
+        raw = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        logger.warning("stored fetch backoffs are not JSON; starting without them")
+        return {}
+    result: dict[str, datetime] = {}
+    if not isinstance(raw, dict):
+        return result
+    for host, value in raw.items():
+        try:
+            until = datetime.fromisoformat(str(value))
+        except ValueError:
+            continue
+        if until.tzinfo is not None:
+            result[str(host).lower()] = until.astimezone(UTC)
+    return result
 
 
 def record_outcome(
@@ -517,10 +719,10 @@ def record_outcome(
 def api_query_url(api_base: str, ids: list[str]) -> str:
     """The arXiv API URL that returns exactly `ids` (e.g. DEFAULT_API_BASE for api_base)."""
     if not ids:
-        raise ValueError("api_query_url needs at least one arXiv id")
+        raise IdentifierError("", "api_query_url needs at least one arXiv id")
     for arxiv_id in ids:
         if not arxiv_id or "," in arxiv_id or arxiv_id != arxiv_id.strip():
-            raise ValueError(f"not usable in an id_list: {arxiv_id!r}")
+            raise IdentifierError(arxiv_id, "not usable in an id_list")
     query = urlencode(
         {"id_list": ",".join(ids), "max_results": len(ids)},
         safe=",/",  # readable and accepted by arXiv: old-style ids have a slash

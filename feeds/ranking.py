@@ -1,57 +1,338 @@
-"""Ranking a feed's papers: the rules, combined with the relevance model once one is trained."""
+"""Ranking a feed's papers: the rules and the relevance model combined, on the list's own sections."""
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Literal, Protocol, get_args
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
-from feeds.relevance import apply_budget, combine
+from feeds.relevance import RUNNER_UP_RATIO, Prediction, apply_budget, combine
 from feeds.rules import RuleSet
 
+__all__ = [
+    "CATCH_ALL_WEIGHT",
+    "DESCRIPTION_WEIGHT",
+    "STRONG_RULE",
+    "Ranker",
+    "RankingError",
+    "RelevanceScorer",
+    "Selection",
+    "guess_catch_all",
+    "match_section",
+    "rank_feed",
+]
+
+log = logging.getLogger(__name__)
+
+Selection = Literal["rate", "budget", "threshold"]
+SELECTIONS: tuple[str, ...] = get_args(Selection)
+
+# A rule match this many times the rules' own threshold gets in whatever the model says:
+# a phenomenon named in a title is worth a look even when the model has not seen its like.
+STRONG_RULE = 2.0
+# The catch-all section competes with its score scaled by this: it is chosen only when no
+# topic section fits about as well (its centroid and neighbours are everyone's).
+CATCH_ALL_WEIGHT = 0.8
+# Share of the section scores the rules get where they fire: they name topics, the model
+# has read the list's own entries.
+SECTION_RULE_WEIGHT = 0.2
+# Share of the section scores that the sections' descriptions get, when the list has any.
+DESCRIPTION_WEIGHT = 0.25
+# Papers scoring below this share of the cut are not candidates whatever their section, so
+# their vetoes and descriptions are not worth a second look.
+_NEAR_CUT = 0.8
+
 _NO_DAY = datetime.min.replace(tzinfo=UTC)  # items without an announcement day share one budget
+_WORD = re.compile(r"[a-z][a-z]+")
+_NAME_STOP = frozenset({"and", "of", "the", "with", "in", "on", "for", "to", "a"})
+
+
+class RankingError(PaperbotError, ValueError):
+    """Ranking settings that cannot work (an unknown selection, a flag rate outside 0..1)."""
+
+
+class RelevanceScorer(Protocol):
+    """What the ranking needs of a relevance model (feeds.relevance.RelevanceModel is one)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def predict(self, papers: Sequence[Paper]) -> list[Prediction]: ...
+
+    def threshold_for_rate(self, rate: float) -> float:
+        """The relevance that a share `rate` of ordinary announcements reaches."""
+        ...
+
+
+def _name_words(name: str) -> list[str]:
+    words = re.sub(r"[^a-z0-9]+", " ", name.lower()).split()
+    return [
+        w[:-3] + "y"
+        if len(w) > 4 and w.endswith("ies")
+        else w[:-1]
+        if len(w) > 3 and w.endswith("s")
+        else w
+        for w in words
+    ]
+
+
+def match_section(name: str, sections: Sequence[str]) -> str | None:
+    """The list section a rules section means: the same words (case, punctuation and plural
+    aside), else the one section whose words contain all of its words or are all in them."""
+    words = _name_words(name)
+    for s in sections:
+        if _name_words(s) == words:
+            return s
+    mine = set(words) - _NAME_STOP
+    if not mine:
+        return None
+    found = [
+        s
+        for s in sections
+        if (theirs := set(_name_words(s)) - _NAME_STOP) and (mine <= theirs or theirs <= mine)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 and w not in ENGLISH_STOP_WORDS}
 
 
 class Ranker:
     """Scores papers: the rules, combined with the relevance model once one is trained.
 
-    With a model, `selection` picks what becomes a candidate: every paper whose combined
-    score reaches `threshold`, or the best `daily_budget` of each announcement day.
+    With a model, `selection` picks what becomes a candidate: ``"rate"`` (the default)
+    every paper whose score reaches the cut that `flag_rate` of an ordinary announcement day
+    reaches, as the model measured on held-out background when it was trained;
+    ``"threshold"`` every paper reaching an explicit `threshold`; ``"budget"`` the best
+    `daily_budget` of each announcement day. The rules keep three jobs: a section's `none`
+    phrases veto it, matches (and watched authors) boost the score, and a strong match
+    (`STRONG_RULE` times the rules' threshold) gets in whatever the model says.
+
+    Sections come from the list (`sections`, its `catch_all` and optional `descriptions`);
+    the rules only add evidence to the sections they name (matched by `match_section`). A
+    rules section the list does not have is reported once in `warnings`. Without
+    `sections`, the rules' and the model's own section names are used as they are.
     """
 
     def __init__(
         self,
         rules: RuleSet,
-        model: Any | None = None,
+        model: RelevanceScorer | None = None,
         *,
-        selection: str = "threshold",
-        threshold: float = 0.5,
+        selection: Selection = "rate",
+        flag_rate: float = 0.03,
+        threshold: float = 0.43,
         daily_budget: int = 8,
+        sections: Sequence[str] = (),
+        catch_all: str | None = None,
+        descriptions: Mapping[str, str] | None = None,
+        strong_rule: float = STRONG_RULE,
+        catch_all_weight: float = CATCH_ALL_WEIGHT,
+        description_weight: float = DESCRIPTION_WEIGHT,
+        section_rule_weight: float = SECTION_RULE_WEIGHT,
     ) -> None:
+        if selection not in SELECTIONS:
+            raise RankingError(
+                f"selection {selection!r} is not one of {', '.join(map(repr, SELECTIONS))}"
+            )
+        if not 0.0 < flag_rate < 1.0:
+            raise RankingError(f"flag rate {flag_rate} is not between 0 and 1 (0.03 is 3 %)")
+        if daily_budget < 0:
+            raise RankingError(f"daily budget {daily_budget} is negative")
         self.rules = rules
         self.model = model
-        self.selection = selection
+        self.selection: Selection = selection
+        self.flag_rate = flag_rate
         self.threshold = threshold
         self.daily_budget = daily_budget
+        self.sections = list(sections)
+        self.catch_all = catch_all if catch_all in self.sections else None
+        self.strong_rule = strong_rule
+        self.catch_all_weight = catch_all_weight
+        self.description_weight = description_weight
+        self.section_rule_weight = section_rule_weight
+        self.warnings: list[str] = []
+        if catch_all is not None and self.catch_all is None:
+            self.warnings.append(f"catch-all section {catch_all!r} is not a section of the list")
+        self.descriptions = {
+            s: words
+            for s, text in (descriptions or {}).items()
+            if s in self.sections and (words := _content_words(text))
+        }
+        # rules section -> list section (None: the list has no such section)
+        self._rule_sections: dict[str, str | None] = {}
+        for name in rules.sections:
+            mapped = match_section(name, self.sections) if self.sections else name
+            self._rule_sections[name] = mapped
+        missing = [n for n, m in self._rule_sections.items() if m is None]
+        if missing:
+            self.warnings.append(
+                "rules sections not in the list (their phrases only boost relevance): "
+                + ", ".join(missing)
+            )
+        for warning in self.warnings:
+            log.info("%s", warning)
 
-    def rank(self, papers: list[Paper], taken: dict[date, set[str]] | None = None) -> list[Match]:
+    # -- the pieces
+
+    def cut(self) -> float | None:
+        """The score a paper needs to become a candidate (None: the budget decides)."""
+        if self.selection == "budget":
+            return None
+        if self.selection == "rate" and self.model is not None:
+            return self.model.threshold_for_rate(self.flag_rate)
+        return self.threshold
+
+    def _on_list(self, match: Match) -> Match:
+        """The rules' match with its sections renamed to the list's (unknown ones dropped)."""
+        if not self.sections:
+            return match
+        scores: dict[str, float] = {}
+        for name, value in match.section_scores.items():
+            mapped = self._rule_sections.get(name)
+            if mapped is not None:
+                scores[mapped] = scores.get(mapped, 0.0) + value
+        section = max(scores, key=lambda s: scores[s]) if scores else None
+        if section is None and match.section is not None:
+            section = self.catch_all  # a rules topic the list files under its catch-all
+        return replace(
+            match,
+            section=section,
+            section_scores=scores,
+            candidate=match.candidate and section is not None,
+        )
+
+    def _strong(self, rule_match: Match) -> bool:
+        return (
+            rule_match.candidate
+            and rule_match.score >= self.strong_rule * self.rules.threshold
+            and rule_match.section is not None
+        )
+
+    def _restricted(self, prediction: Prediction) -> Prediction:
+        """The model's section scores on the list's sections only."""
+        if not self.sections:
+            return prediction
+        scores = {s: v for s, v in prediction.section_scores.items() if s in self.sections}
+        if scores == prediction.section_scores:
+            return prediction
+        return replace(prediction, section_scores=scores)
+
+    def _decide_section(self, match: Match, paper: Paper, vetoed: set[str], near: bool) -> Match:
+        scores = {s: v for s, v in match.section_scores.items() if s not in vetoed and v > 0}
+        if near and self.descriptions and scores:
+            words = _content_words(f"{paper.title} {paper.abstract}")
+            overlap = {s: len(words & d) / math.sqrt(len(d)) for s, d in self.descriptions.items()}
+            total = sum(overlap.values())
+            if total > 0:
+                w = self.description_weight
+                names = list(dict.fromkeys([*scores, *overlap]))
+                scores = {
+                    s: (1 - w) * scores.get(s, 0.0) + w * overlap.get(s, 0.0) / total
+                    for s in names
+                    if s not in vetoed
+                }
+        ranking = dict(scores)
+        if self.catch_all in ranking and len(ranking) > 1:
+            ranking[self.catch_all] *= self.catch_all_weight
+        ordered = sorted((s for s in ranking if ranking[s] > 0), key=lambda s: -ranking[s])
+        reasons = [r for r in match.reasons if not r.startswith("or ")]
+        section = ordered[0] if ordered else None
+        if len(ordered) > 1 and ranking[ordered[1]] >= RUNNER_UP_RATIO * ranking[ordered[0]]:
+            reasons.append(f"or {ordered[1]}?")
+        if match.section in vetoed:
+            reasons.append(f"not {match.section} (a rule vetoes it)")
+        return replace(
+            match,
+            section=section,
+            section_scores={s: round(v, 4) for s, v in scores.items()},
+            reasons=reasons,
+        )
+
+    # -- ranking
+
+    def rank(
+        self, papers: Sequence[Paper], taken: dict[date, set[str]] | None = None
+    ) -> list[Match]:
         """Matches for `papers`; `taken` names the candidates each day already has (budget)."""
-        matches = self.rules.match_many(papers)
+        papers = list(papers)
+        raw = self.rules.match_many(papers)
         if self.model is None or not papers:
-            return matches
-        predictions = self.model.predict(papers)
-        combined = [
-            combine(m, p, candidate_threshold=self.threshold)
-            for m, p in zip(matches, predictions, strict=True)
-        ]
+            return [self._on_list(m) for m in raw]
+        return self.decide(papers, raw, self.model.predict(papers), taken)
+
+    def decide(
+        self,
+        papers: Sequence[Paper],
+        rule_matches: Sequence[Match],
+        predictions: Sequence[Prediction] | None,
+        taken: dict[date, set[str]] | None = None,
+    ) -> list[Match]:
+        """`rank` for papers already matched by the rules and scored by the model (the
+        evaluation scores each paper once and decides many times)."""
+        ruled = [self._on_list(m) for m in rule_matches]
+        if predictions is None:
+            return ruled
+        cut = self.cut()
+        bar = (cut if cut is not None else 0.0) * _NEAR_CUT
+        out: list[Match] = []
+        for paper, rule_raw, rule, prediction in zip(
+            papers, rule_matches, ruled, predictions, strict=True
+        ):
+            combined = combine(
+                rule,
+                self._restricted(prediction),
+                candidate_threshold=cut or 0.0,
+                section_rule_weight=self.section_rule_weight,
+            )
+            strong = self._strong(rule)
+            near = strong or combined.score >= bar or self.selection == "budget"
+            vetoed: set[str] = set()
+            if near:
+                vetoed = {
+                    mapped
+                    for name in self.rules.vetoed(paper)
+                    if (mapped := self._rule_sections.get(name)) is not None
+                }
+            top_vetoed = combined.section in vetoed
+            decided = self._decide_section(combined, paper, vetoed, near)
+            reached = cut is not None and decided.score >= cut and not top_vetoed
+            decided.candidate = decided.section is not None and (reached or strong)
+            if strong and not reached:
+                decided.reasons.insert(0, f"strong rule match ({rule_raw.score:g} points)")
+            out.append(decided)
         if self.selection == "budget":
             days = [(p.announced or _NO_DAY).date() for p in papers]
-            apply_budget(combined, days, self.daily_budget, taken or {})
-        return combined
+            apply_budget(out, days, self.daily_budget, taken or {})
+        return out
+
+    def is_strong(self, rule_match: Match) -> bool:
+        """A rules match (as the rules gave it) strong enough to get in on its own."""
+        return self._strong(self._on_list(rule_match))
+
+
+_CATCH_ALL = re.compile(r"^(others?|misc(ellaneous|ellanea)?|general|uncategori[sz]ed|more)$")
+
+
+def guess_catch_all(sections: Sequence[str]) -> str | None:
+    """The list's catch-all section, by its name ("Others", "Miscellaneous", ...), if any."""
+    for s in sections:
+        if _CATCH_ALL.match(s.strip().lower()):
+            return s
+    return None
 
 
 def rank_feed(
-    ranker: Ranker, papers: list[Paper], taken: dict[date, set[str]] | None = None
+    ranker: Ranker, papers: Sequence[Paper], taken: dict[date, set[str]] | None = None
 ) -> list[tuple[Paper, Match]]:
     """Each paper with its Match; replacements are not ranked (they only refresh records)."""
     fresh = [p for p in papers if not p.is_update]

@@ -753,6 +753,16 @@ class RuleSet:
             paper, fired, lambda section: not present.isdisjoint(self._sections[section].veto)
         )
 
+    def vetoed(self, paper: Paper) -> list[str]:
+        """The sections whose `none` phrases the paper has: it is not theirs, whatever scores
+        it (the ranking asks only about papers it might make candidates)."""
+        vetoing = [s for s in self._sections if s.veto]
+        if not vetoing:
+            return []
+        text = _Text.of(paper, for_regex=False)
+        present = self._present(text.norm[0]) | self._present(text.norm[1])
+        return [s.name for s in vetoing if not present.isdisjoint(s.veto)]
+
     def match_many(self, papers: Iterable[Paper]) -> list[Match]:
         return [self.match(paper) for paper in papers]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -12,25 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from bot.learning import retrain
-from bot.pipeline import Services, import_awesome, poll_feeds
+from bot.app import App
 from bot.settings import load_settings
 from feeds.relevance import RelevanceModel
-from tests.bot.test_cli import FEED_2024, ROOT, Cli, cli, seed_file  # noqa: F401  (fixtures)
+from tests.bot.cli_helpers import FEED_2024, Cli, Result, clean_env
 from tests.fakediscord import FakeDiscord
 
 Shared = Callable[[str], Path]
 OPENREVIEW_URL = "https://openreview.net/forum?id=H1gBsgBYwH"
 
 
-def one_line_error(proc: subprocess.CompletedProcess[str], message: str) -> None:
+def one_line_error(proc: Result, message: str) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def approve_one(cli: Cli, shared: Shared, seed_file: Path) -> str:  # noqa: F811
+def approve_one(cli: Cli, shared: Shared, seed_file: Path) -> str:
     """Import the seed, poll the real feed (rules alone), approve the best candidate."""
     cli.configure(f'feeds = ["{shared(FEED_2024).as_uri()}"]\n[model]\nenabled = false\n')
     cli("import-awesome", str(seed_file))
@@ -40,21 +38,21 @@ def approve_one(cli: Cli, shared: Shared, seed_file: Path) -> str:  # noqa: F811
     return target
 
 
-def test_a_file_that_is_not_a_catalog_is_one_line(cli: Cli) -> None:  # noqa: F811
+def test_a_file_that_is_not_a_catalog_is_one_line(cli: Cli) -> None:
     # sqlite3.DatabaseError used to escape Services.open as a traceback, for every command.
     data = cli.home / "data"
     data.mkdir()
     (data / "paperbot.db").write_bytes(b"not a database " * 300)
-    one_line_error(cli("search", "x", check=False), "cannot open the catalog")
+    one_line_error(cli.subprocess("search", "x", check=False), "paperbot.db: the catalog is damaged")
 
 
-def test_a_config_file_that_is_not_utf8_is_one_line(cli: Cli) -> None:  # noqa: F811
+def test_a_config_file_that_is_not_utf8_is_one_line(cli: Cli) -> None:
     cli.config.write_bytes(b'[arxiv]\nfeeds = ["\xff"]\n')
     one_line_error(cli("feeds", check=False), "not UTF-8 text")
 
 
 def test_export_into_a_crlf_readme_keeps_its_line_endings(
-    cli: Cli, shared: Shared, seed_file: Path  # noqa: F811
+    cli: Cli, shared: Shared, seed_file: Path
 ) -> None:
     # read_text's universal newlines turned every CRLF of the list into LF on export.
     target = approve_one(cli, shared, seed_file)
@@ -69,7 +67,7 @@ def test_export_into_a_crlf_readme_keeps_its_line_endings(
 
 
 def test_export_into_a_readme_that_is_not_utf8_or_not_writable_is_one_line(
-    cli: Cli, shared: Shared, seed_file: Path  # noqa: F811
+    cli: Cli, shared: Shared, seed_file: Path
 ) -> None:
     approve_one(cli, shared, seed_file)
     latin = cli.home / "LATIN1.md"
@@ -80,16 +78,16 @@ def test_export_into_a_readme_that_is_not_utf8_or_not_writable_is_one_line(
     one_line_error(cli("export-awesome", "--into", str(seed_file), check=False), "cannot write")
 
 
-def test_approve_of_an_imported_paper_says_it_is_listed(cli: Cli, seed_file: Path) -> None:  # noqa: F811
+def test_approve_of_an_imported_paper_says_it_is_listed(cli: Cli, seed_file: Path) -> None:
     # It used to answer "'1912.02292' is not a candidate", as if the id were a typo.
     cli("import-awesome", str(seed_file))
     out = cli("approve", "https://arxiv.org/abs/1912.02292")
     assert "1912.02292: already in the catalog (Empirical Study" in out.stdout
     one_line_error(cli("reject", "1912.02292", check=False), "is in the catalog, not a candidate")
-    one_line_error(cli("approve", "2401.99999", check=False), "'2401.99999' is not a candidate")
+    one_line_error(cli("approve", "2401.99999", check=False), "2401.99999 is not a candidate")
 
 
-def test_show_finds_an_openreview_paper_by_its_link(cli: Cli, seed_file: Path) -> None:  # noqa: F811
+def test_show_finds_an_openreview_paper_by_its_link(cli: Cli, seed_file: Path) -> None:
     cli("import-awesome", str(seed_file))
     by_key = json.loads(cli("show", "openreview:H1gBsgBYwH", "--json").stdout)
     by_link = json.loads(cli("show", OPENREVIEW_URL, "--json").stdout)
@@ -97,14 +95,13 @@ def test_show_finds_an_openreview_paper_by_its_link(cli: Cli, seed_file: Path) -
     assert by_link["title"].startswith("Generalization of Two-layer Neural Networks")
 
 
-def test_output_into_a_closed_pipe_is_not_a_traceback(cli: Cli, seed_file: Path) -> None:  # noqa: F811
+def test_output_into_a_closed_pipe_is_not_a_traceback(cli: Cli, seed_file: Path) -> None:
     # `paperbot search … | head`: the reader is gone before paperbot writes.
     cli("import-awesome", str(seed_file))
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(cli.config), "search", "", "--limit", "100"],
         cwd=cli.home,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PAPERBOT_"))},
-             "PYTHONPATH": str(ROOT)},
+        env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -123,17 +120,18 @@ async def test_a_stored_model_is_loaded_off_the_event_loop(
     config = tmp_path / "paperbot.toml"
     config.write_text(
         f'[arxiv]\nfeeds = ["{shared(FEED_2024).as_uri()}"]\n'
-        'contact = "mailto:test@example.org"\nmin_interval = 0.0\nretries = 0\n',
+        'contact = "mailto:test@example.org"\nmin_interval = 0.0\nretries = 0\n'
+        'api_base = "http://127.0.0.1:9/api"\n',
         encoding="utf-8",
     )
     settings = load_settings(config, env={})
-    services = await Services.open(settings)
+    app = await App.open(settings)
     try:
-        await import_awesome(services, seed_text, "import")
-        await poll_feeds(services)
-        assert await retrain(services) is not None
+        await app.import_list(seed_text, "seed")
+        await app.poll()
+        assert await app.retrain() is not None
     finally:
-        await services.close()
+        await app.close()
 
     threads: list[threading.Thread] = []
     original = RelevanceModel.from_bytes.__func__  # type: ignore[attr-defined]
@@ -143,22 +141,21 @@ async def test_a_stored_model_is_loaded_off_the_event_loop(
         return original(cls, data)
 
     monkeypatch.setattr(RelevanceModel, "from_bytes", classmethod(spy))
-    services = await Services.open(settings)
+    app = await App.open(settings)
     try:
-        assert services.ranker.model is not None
+        assert app.ranker.model is not None
         assert threads and threads[0] is not threading.main_thread()
     finally:
-        await services.close()
+        await app.close()
 
 
 async def test_discord_show_finds_an_openreview_paper_by_its_link(
     fake_discord: FakeDiscord, tmp_path: Path, seed_text: str
 ) -> None:
-    from tests.bot.discord_helpers import make_settings, running_bot
-    from tests.bot.test_discord_commands import run
+    from tests.bot.discord.helpers import make_settings, run, running_bot
 
     async with running_bot(fake_discord, make_settings(fake_discord, tmp_path)) as h:
-        await import_awesome(h.services, seed_text, "import")
+        await h.app.import_list(seed_text, "seed")
         shown = await run(h, "show", {"id": OPENREVIEW_URL}, user=h.member("erin"))
         embed = shown.messages()[0]["embeds"][0]
         assert embed["title"].startswith("Generalization of Two-layer Neural Networks")
@@ -168,15 +165,14 @@ async def test_discord_show_finds_an_openreview_paper_by_its_link(
 async def test_a_curator_moves_an_openreview_paper_by_its_link(
     fake_discord: FakeDiscord, tmp_path: Path, seed_text: str
 ) -> None:
-    from tests.bot.discord_helpers import make_settings, running_bot
-    from tests.bot.test_discord_commands import run
+    from tests.bot.discord.helpers import make_settings, run, running_bot
 
     async with running_bot(fake_discord, make_settings(fake_discord, tmp_path)) as h:
-        await import_awesome(h.services, seed_text, "import")
+        await h.app.import_list(seed_text, "seed")
         moved = await run(
             h, "section", {"id": OPENREVIEW_URL, "section": "Empirical Study"},
             user=h.member("cora", "curator"),
         )
         assert "Empirical Study" in " ".join(moved.texts())
-        paper = await h.services.catalog.get_paper("openreview:H1gBsgBYwH")
+        paper = await h.catalog.get_paper("openreview:H1gBsgBYwH")
         assert paper is not None and paper.section == "Empirical Study"

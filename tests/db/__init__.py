@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,3 +61,20 @@ def update(arxiv_id: str, title: str, version: int = 2, **kw: Any) -> tuple[Pape
         paper(arxiv_id, title, version=version, announce=AnnounceType.REPLACE, **kw),
         match(arxiv_id, candidate=False),
     )
+
+
+@dataclass
+class Listed:
+    """An awesome-list entry as the importer reads it (the shape of db.awesome.Entry)."""
+
+    key: str
+    title: str
+    arxiv_id: str | None = None
+    authors: list[str] = field(default_factory=list)
+    section: str | None = None
+    year: int | None = None
+    venue: str | None = None
+    paper_url: str | None = None
+    code_url: str | None = None
+    digest: str | None = None
+    keywords: list[str] = field(default_factory=list)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from db.awesome import (
     AwesomeDoc,
+    Entry,
+    EntryFormat,
     NewEntry,
-    entry_dicts,
     insert_entries,
     insert_entry,
     parse_awesome,
     render_entry,
     render_list,
+    section_format,
 )
 from db.errors import UnknownSectionError
 from feeds.ids import id_sort_key
@@ -73,6 +76,21 @@ def new(arxiv_id: str, section: str, **fields: object) -> NewEntry:
     }
     values.update(fields)
     return NewEntry(arxiv_id=arxiv_id, section=section, **values)  # type: ignore[arg-type]
+
+
+FIELDS = (
+    "key", "arxiv_id", "title", "authors", "section", "year", "venue",
+    "paper_url", "code_url", "digest", "keywords",
+)  # fmt: skip
+
+
+def fields(entry: Entry) -> dict[str, object]:
+    """The attributes the catalog importer reads, for comparing entries."""
+    return {name: getattr(entry, name) for name in FIELDS}
+
+
+def all_fields(doc: AwesomeDoc) -> list[dict[str, object]]:
+    return [fields(e) for e in doc.entries]
 
 
 def block_ids(doc: AwesomeDoc, section: str, year: int) -> list[str | None]:
@@ -140,11 +158,7 @@ def test_seed_entry_details(seed_text: str) -> None:
     assert "[recent theoretical work](https://arxiv.org/abs/1703.00810)" in (
         doc.find("openreview:ry_WPG-A-").digest or ""  # type: ignore[union-attr]
     )
-    assert entry_dicts(doc)[0] == first.to_dict()
-    assert set(first.to_dict()) == {
-        "key", "arxiv_id", "title", "authors", "section", "year", "venue",
-        "paper_url", "code_url", "digest", "keywords",
-    }  # fmt: skip
+    assert not hasattr(first, "to_dict") and not hasattr(NewEntry, "from_dict")
 
 
 # --------------------------------------------------------------------------- round trips
@@ -175,7 +189,7 @@ def test_variants_round_trip_and_parse_the_same(seed_text: str, variant: str) ->
     plain = parse_awesome(seed_text)
     assert [e.key for e in doc.entries] == [e.key for e in plain.entries]
     if variant != "form-feed-in-digest":
-        assert entry_dicts(doc) == entry_dicts(plain)
+        assert all_fields(doc) == all_fields(plain)
     assert doc.warnings == []
 
 
@@ -278,7 +292,7 @@ def test_2024_style_round_trips_with_crlf(style_2024: str) -> None:
     text = style_2024.replace("\n", "\r\n")
     doc = parse_awesome(text)
     assert doc.render() == text
-    assert entry_dicts(doc) == entry_dicts(parse_awesome(style_2024))
+    assert all_fields(doc) == all_fields(parse_awesome(style_2024))
 
 
 # --------------------------------------------------------------------------- rendering one entry
@@ -514,7 +528,7 @@ def test_insert_into_details_section_follows_its_conventions(style_2024: str) ->
     doc = parse_awesome(outcome.text)
     entry = doc.find("2204.00001")
     assert entry is not None
-    assert entry.to_dict() == {
+    assert fields(entry) == {
         "key": "2204.00001",
         "arxiv_id": "2204.00001",
         "title": "Neural Networks Do Things",
@@ -544,9 +558,9 @@ def test_reparsed_insert_has_every_field_and_nothing_else_changed(seed_text: str
     outcome = insert_entry(seed_text, paper)
     assert outcome.inserted and outcome.key == "2005.14165"
     assert len(inserted_block(seed_text, outcome.text)) in (3, 4)
-    before = {e.key: e.to_dict() for e in parse_awesome(seed_text).entries}
+    before = {e.key: fields(e) for e in parse_awesome(seed_text).entries}
     doc = parse_awesome(outcome.text)
-    after = {e.key: e.to_dict() for e in doc.entries}
+    after = {e.key: fields(e) for e in doc.entries}
     added = after.pop("2005.14165")
     assert after == before
     assert added == {
@@ -627,21 +641,16 @@ def test_unknown_section_is_an_error_naming_the_choices(seed_text: str) -> None:
 
 
 def test_insert_entries_reports_failures_and_batch_duplicates(seed_text: str) -> None:
-    first = {
-        "key": "2006.00001",
-        "arxiv_id": "2006.00001",
-        "title": "From The Catalog",
-        "authors": ["A B"],
-        "section": "Interpretability",
-        "year": 2020,
-        "venue": None,
-        "paper_url": "https://arxiv.org/abs/2006.00001",
-        "code_url": None,
-        "digest": None,
-        "keywords": [],
-    }
+    first = NewEntry(
+        arxiv_id="2006.00001",
+        title="From The Catalog",
+        authors=["A B"],
+        section="Interpretability",
+        year=2020,
+        paper_url="https://arxiv.org/abs/2006.00001",
+    )
     text, outcomes = insert_entries(
-        seed_text, [first, dict(first), {**first, "arxiv_id": "2006.00003", "section": "Nope"}]
+        seed_text, [first, replace(first), replace(first, arxiv_id="2006.00003", section="Nope")]
     )
     assert [o.inserted for o in outcomes] == [True, False, False]
     assert "already in the list" in outcomes[1].reason
@@ -661,9 +670,9 @@ def test_render_list_reads_back_to_the_same_entries(
 ) -> None:
     seed = parse_awesome(seed_text)
     sections = [s.name for s in seed.sections]
-    entries = entry_dicts(seed)
+    entries = [NewEntry.of(e) for e in seed.entries]
     for entry in entries:
-        entry["keywords"] = ["Generalization", "Theory"] if style == "details" else []
+        entry.keywords = ["Generalization", "Theory"] if style == "details" else []
     text = render_list(
         "Awesome Deep Phenomena",
         "Papers about deep learning phenomena.",
@@ -677,7 +686,11 @@ def test_render_list_reads_back_to_the_same_entries(
     assert doc.render() == text
     assert text.endswith("\n") and not text.endswith("\n\n")
     assert [s.name for s in doc.sections] == sections
-    assert {e.key: e.to_dict() for e in doc.entries} == {e["key"]: e for e in entries}
+    expected = {
+        e.key: {**fields(e), "keywords": k.keywords}
+        for e, k in zip(seed.entries, entries, strict=True)
+    }
+    assert {e.key: fields(e) for e in doc.entries} == expected
     assert {e.style for e in doc.entries} == {style}
     for section in doc.sections:
         years = [h.year for h in section.years]
@@ -691,7 +704,7 @@ def test_render_list_reads_back_to_the_same_entries(
 
 
 def test_render_list_then_insert(seed_text: str) -> None:
-    entries = entry_dicts(parse_awesome(seed_text))
+    entries = [NewEntry.of(e) for e in parse_awesome(seed_text).entries]
     text = render_list("L", "", ["Empirical Study", "Extra"], entries, badge=False)
     doc = parse_awesome(text)
     # Sections only the entries name come after the given ones.
@@ -730,3 +743,31 @@ def test_insert_under_an_empty_year_heading_and_into_a_flat_section() -> None:
         "- C.", "- Paper 1811.00002. [[paper]](https://arxiv.org/abs/1811.00002)\n  - Y.\n- C."
     )
     assert parse_awesome(outcome.text).find("1811.00002").year is None  # type: ignore[union-attr]
+
+
+def test_section_format_follows_the_newest_entries(style_2024: str, seed_text: str) -> None:
+    doc = parse_awesome(style_2024)
+    closed = doc.find("2206.10011")
+    assert closed is not None and closed.has_keyword_line and closed.digest_form == "details"
+    assert section_format(doc, "Empirical Study") == EntryFormat(True, "details")
+    # A section without entries follows the document.
+    assert section_format(doc, "Neural Tangent Kernel") == EntryFormat(True, "details")
+    seed = parse_awesome(seed_text)
+    assert seed.entries[0].digest_form == "line" and not seed.entries[0].has_keyword_line
+    assert section_format(seed, "Interpretability") == EntryFormat(False, "line")
+    # A section whose newest entries dropped the Key Word line writes none.
+    text = (
+        "## S\n\n### S: 2023\n\n- A. [[paper]](https://arxiv.org/abs/2301.00001)\n  - X.\n"
+        "  - Digest: New style.\n\n### S: 2020\n\n"
+        "- B. [[paper]](https://arxiv.org/abs/2001.00001)\n  - Y.\n  - Key Word: Old.\n"
+        "  - <details><summary>Digest</summary> Old style.</details>\n"
+    )
+    assert section_format(parse_awesome(text), "S") == EntryFormat(False, "line")
+    paper = new("2302.00001", "S", keywords=["Ignored"])
+    assert (
+        render_entry(paper, EntryFormat(False, "line"))[-1] == "  - Digest: What 2302.00001 found."
+    )
+    assert render_entry(paper, EntryFormat(True, "line"))[-2:] == [
+        "  - Key Word: Ignored.",
+        "  - Digest: What 2302.00001 found.",
+    ]

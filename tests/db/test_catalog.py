@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,14 +13,17 @@ import pytest
 from db.catalog import (
     Candidate,
     Catalog,
+    CatalogIntegrityError,
     CatalogPaper,
+    InvalidArgument,
     InvalidState,
     NotFound,
+    StoredModel,
     first_version_year,
 )
 from feeds.errors import PaperbotError
 from feeds.models import FeedState
-from tests.db import T0, item, match, paper, update
+from tests.db import T0, Listed, item, match, paper, update
 
 
 @pytest.fixture
@@ -66,9 +70,10 @@ def test_migrations_run_once_and_reopening_changes_nothing(path: Path) -> None:
         "meta",
         "models",
         "papers_fts",
+        "lists",
     } <= names
     applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert applied == [("m001_initial",)]
+    assert applied == [("m001_initial",), ("m002_stored_list",)]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 
@@ -115,7 +120,7 @@ def test_only_flagged_papers_become_candidates(cat: Catalog) -> None:
     report = cat.store_candidates([item("2401.00001"), quiet], "feed", T0)
     assert report.new == ["2401.00001"] and report.not_candidates == ["2401.00003"]
     assert cat.get_candidate("2401.00003") is None
-    assert [b["arxiv_id"] for b in cat.background(10)] == ["2401.00003"]
+    assert [b.arxiv_id for b in cat.background(10)] == ["2401.00003"]
 
 
 def test_a_reannounced_candidate_keeps_status_and_votes(cat: Catalog) -> None:
@@ -173,9 +178,7 @@ def test_an_update_refreshes_a_catalog_paper(cat: Catalog) -> None:
 
 
 def test_a_new_paper_already_in_the_catalog_is_not_a_candidate(cat: Catalog) -> None:
-    cat.import_entries(
-        [{"key": "2401.00001", "arxiv_id": "2401.00001", "title": "Listed"}], "x", T0
-    )
+    cat.import_entries([Listed("2401.00001", "Listed", arxiv_id="2401.00001")], "x", T0)
     report = cat.store_candidates([item("2401.00001")], "feed", T0)
     assert report.already_in_catalog == ["2401.00001"]
     assert cat.get_candidate("2401.00001") is None
@@ -187,8 +190,10 @@ def test_a_failing_item_rolls_back_the_whole_poll(cat: Catalog, path: Path) -> N
     broken = paper("2401.00003")
     broken.title = None  # type: ignore[assignment]  # violates NOT NULL
     items = [item("2401.00002"), update("2401.00001", "Changed"), (broken, match("2401.00003"))]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(CatalogIntegrityError, match="NOT NULL") as err:
         cat.store_candidates(items, "feed", T0)
+    assert isinstance(err.value.__cause__, sqlite3.IntegrityError)
+    assert str(path) in str(err.value)
     assert dump(path) == before
     # Rolled back, not merely uncommitted: the catalog's own connection sees nothing either.
     assert not cat.conn.in_transaction
@@ -227,9 +232,7 @@ def test_add_candidate_creates_once(cat: Catalog) -> None:
 
 
 def test_add_candidate_of_a_listed_paper_returns_the_listing(cat: Catalog) -> None:
-    cat.import_entries(
-        [{"key": "2401.00001", "arxiv_id": "2401.00001", "title": "Listed"}], "x", T0
-    )
+    cat.import_entries([Listed("2401.00001", "Listed", arxiv_id="2401.00001")], "x", T0)
     record, created = cat.add_candidate(paper("2401.00001"), match("2401.00001"), "e", "cli", T0)
     assert not created and isinstance(record, CatalogPaper) and record.title == "Listed"
     assert cat.get_candidate("2401.00001") is None
@@ -278,7 +281,7 @@ def test_votes_add_remove_and_replays(cat: Catalog) -> None:
 def test_votes_on_a_decided_candidate_change_nothing(cat: Catalog) -> None:
     cat.store_candidates([item("2401.00001")], "feed", T0)
     cat.set_vote("2401.00001", "u1", "approve", True, T0)
-    cat.decide("2401.00001", True, "votes", "votes", T0)
+    cat.decide("2401.00001", True, "votes", "vote", T0)
     tally = cat.set_vote("2401.00001", "u2", "reject", True, T0)
     assert tally.reject == set()
     assert cat.replace_votes("2401.00001", {}, T0).approve == {"u1"}
@@ -335,7 +338,7 @@ def test_first_version_year(arxiv_id: str, year: int | None) -> None:
 @pytest.mark.parametrize(("arxiv_id", "year"), [("2003.01054", 2020), ("hep-th/9901001", 1999)])
 def test_approval_moves_the_paper_into_the_catalog(cat: Catalog, arxiv_id: str, year: int) -> None:
     cat.store_candidates([item(arxiv_id, "Deep double descent")], "feed", T0)
-    decision = cat.decide(arxiv_id, True, "votes", "votes", T0 + timedelta(hours=2))
+    decision = cat.decide(arxiv_id, True, "votes", "vote", T0 + timedelta(hours=2))
     assert (decision.status, decision.section, decision.changed) == (
         "approved",
         "Double Descent",
@@ -427,32 +430,27 @@ def test_expire(cat: Catalog) -> None:
 # -- imports -----------------------------------------------------------------------------
 
 ENTRIES = [
-    {
-        "key": "1912.02292",
-        "arxiv_id": "1912.02292",
-        "title": "Deep Double Descent: Where Bigger Models and More Data Hurt",
-        "authors": ["Preetum Nakkiran", "Gal Kaplun"],
-        "section": "Empirical Study",
-        "year": 2019,
-        "venue": "ICLR 2020",
-        "paper_url": "https://arxiv.org/abs/1912.02292",
-        "code_url": None,
-        "digest": "Test error first falls, then rises, then falls again.",
-        "keywords": ["double descent"],
-    },
-    {
-        "key": "openreview:H1gBsgBYwH",
-        "arxiv_id": None,
-        "title": "Generalization of Two-layer Neural Networks: An Asymptotic Viewpoint",
-        "authors": ["Jimmy Ba"],
-        "section": "Deep Learning Theory",
-        "year": 2020,
-        "venue": "ICLR 2020",
-        "paper_url": "https://openreview.net/forum?id=H1gBsgBYwH",
-        "code_url": None,
-        "digest": None,
-        "keywords": [],
-    },
+    Listed(
+        key="1912.02292",
+        arxiv_id="1912.02292",
+        title="Deep Double Descent: Where Bigger Models and More Data Hurt",
+        authors=["Preetum Nakkiran", "Gal Kaplun"],
+        section="Empirical Study",
+        year=2019,
+        venue="ICLR 2020",
+        paper_url="https://arxiv.org/abs/1912.02292",
+        digest="Test error first falls, then rises, then falls again.",
+        keywords=["double descent"],
+    ),
+    Listed(
+        key="openreview:H1gBsgBYwH",
+        title="Generalization of Two-layer Neural Networks: An Asymptotic Viewpoint",
+        authors=["Jimmy Ba"],
+        section="Deep Learning Theory",
+        year=2020,
+        venue="ICLR 2020",
+        paper_url="https://openreview.net/forum?id=H1gBsgBYwH",
+    ),
 ]
 
 
@@ -471,7 +469,9 @@ def test_import_is_idempotent(cat: Catalog, path: Path) -> None:
 
 def test_import_updates_changed_entries(cat: Catalog) -> None:
     cat.import_entries(ENTRIES, "maintainer", T0)
-    changed = [dict(ENTRIES[0], section="Double Descent", code_url="https://github.com/x/y")]
+    changed = [
+        dataclasses.replace(ENTRIES[0], section="Double Descent", code_url="https://github.com/x/y")
+    ]
     report = cat.import_entries(changed, "maintainer", T0)
     assert report.updated == ["1912.02292"]
     listed = cat.get_paper("1912.02292")
@@ -481,26 +481,26 @@ def test_import_updates_changed_entries(cat: Catalog) -> None:
 
 
 def test_import_takes_the_year_of_an_arxiv_id_from_the_id(cat: Catalog) -> None:
-    cat.import_entries([dict(ENTRIES[0], year=2020)], "m", T0)
+    cat.import_entries([dataclasses.replace(ENTRIES[0], year=2020)], "m", T0)
     listed = cat.get_paper("1912.02292")
     assert listed is not None and listed.year == 2019
 
 
 def test_a_bad_import_rolls_back(cat: Catalog, path: Path) -> None:
     before = dump(path)
-    with pytest.raises(KeyError):
-        cat.import_entries([ENTRIES[0], {"title": "no key"}], "m", T0)
+    with pytest.raises(InvalidArgument, match="without a key"):
+        cat.import_entries([ENTRIES[0], Listed(" ", "no key")], "m", T0)
     assert dump(path) == before
 
 
 def test_the_seed_list_imports_cleanly(cat: Catalog, seed_text: str) -> None:
-    from db.awesome import entry_dicts, parse_awesome
+    from db.awesome import parse_awesome
 
-    entries = entry_dicts(parse_awesome(seed_text))
+    entries = parse_awesome(seed_text).entries
     report = cat.import_entries(entries, "seed", T0)
     assert len(report.added) == len(entries) == 34
     assert cat.import_entries(entries, "seed", T0).unchanged == report.added
-    assert cat.stats()["papers"] == 34
+    assert cat.stats().papers == 34
     # The two OpenReview-only entries keep a stable non-arXiv key.
     others = [p.key for p in cat.papers() if p.arxiv_id is None]
     assert len(others) == 2 and all(not k[0].isdigit() for k in others)
@@ -515,11 +515,12 @@ def test_recent_stats_and_audit(cat: Catalog) -> None:
     cat.decide("2401.00001", True, "a", "cli", T0 + timedelta(hours=1))
     assert [p.key for p in cat.recent(2)] == ["2401.00001", "openreview:H1gBsgBYwH"]
     stats = cat.stats()
-    assert stats["papers"] == 3 and stats["candidates"] == 2
-    assert stats["papers_by_section"] == {
+    assert stats.papers == 3 and stats.candidates == 2
+    assert stats.papers_by_section == {
         "Deep Learning Theory": 1, "Double Descent": 1, "Empirical Study": 1,
     }  # fmt: skip
-    assert stats["candidates_by_status"] == {"new": 1, "approved": 1}
+    assert stats.candidates_by_status == {"new": 1, "approved": 1}
+    assert stats.papers_by_how == {"import": 2, "cli": 1} and stats.open_candidates == 1
     entries = cat.audit("2401.00001")
     assert [e.action for e in entries] == ["approve"]
     assert entries[0].at.tzinfo is not None and entries[0].user_id == "a"
@@ -552,7 +553,9 @@ def test_meta_and_models(cat: Catalog) -> None:
     assert cat.latest_model() is None
     assert cat.save_model(b"\x00first", 10, {"f1": 0.5}, T0) == 1
     assert cat.save_model(b"\x00\xffsecond", 20, {"f1": 0.7}, T0 + timedelta(days=1)) == 2
-    assert cat.latest_model() == (2, T0 + timedelta(days=1), 20, {"f1": 0.7}, b"\x00\xffsecond")
+    assert cat.latest_model() == StoredModel(
+        2, T0 + timedelta(days=1), 20, {"f1": 0.7}, b"\x00\xffsecond"
+    )
 
 
 def test_a_reopened_catalog_reads_everything_back_aware(path: Path) -> None:

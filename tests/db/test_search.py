@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from collections.abc import Callable, Iterator
@@ -11,17 +12,14 @@ from typing import Any
 
 import pytest
 
-import db.catalog as catalog_module
+import db.catalog.search as search_module
 from db.catalog import COUNT_CAP, Catalog, SearchPage, query_terms
 from db.schema import fts_bulk_load
-from tests.db import T0
+from tests.db import T0, Listed
 
 
-def entry(key: str, title: str, **kw: Any) -> dict[str, Any]:
-    arxiv_id = None if ":" in key else key
-    return {"key": key, "arxiv_id": arxiv_id, "title": title, "authors": [], "section": None,
-            "year": None, "venue": None, "paper_url": None, "code_url": None, "digest": None,
-            "keywords": [], **kw}  # fmt: skip
+def entry(key: str, title: str, **kw: Any) -> Listed:
+    return Listed(key, title, arxiv_id=None if ":" in key else key, **kw)
 
 
 PAPERS = [
@@ -167,7 +165,9 @@ def test_hits_carry_a_snippet(cat: Catalog) -> None:
 
 
 def test_the_index_follows_updates(cat: Catalog) -> None:
-    cat.import_entries([dict(PAPERS[2], title="Winning tickets in sparse networks")], "m", T0)
+    cat.import_entries(
+        [dataclasses.replace(PAPERS[2], title="Winning tickets in sparse networks")], "m", T0
+    )
     assert keys(cat.search("winning tickets")) == ["1803.03635"]
     assert keys(cat.search("hypothesis")) == []
     # A section move is seen by the section filter at once.
@@ -267,7 +267,7 @@ def test_big_match_sets_are_counted_up_to_a_cap_and_ranked_in_a_window(
     exact = cat.search("title 777")
     assert exact.total == 1 and not exact.total_capped
     # Only the newest RANK_WINDOW matches are ranked once a query matches more than that.
-    monkeypatch.setattr(catalog_module, "RANK_WINDOW", 20)
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 20)
     newest = {f"k{i}" for i in range(n - 20, n)}
     assert set(keys(cat.search("common", limit=100))) <= newest
     # The triggers are back after the bulk load: a new row is indexed at once.
@@ -280,7 +280,7 @@ def test_common_words_rank_title_hits_first_then_newest(
     cat: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert cat.search("grokking").ranking == "bm25"
-    monkeypatch.setattr(catalog_module, "RANK_BUDGET", 2)  # as if "grokking" were everywhere
+    monkeypatch.setattr(search_module, "RANK_BUDGET", 2)  # as if "grokking" were everywhere
     page = cat.search("grokking")
     assert page.ranking == "title-recent" and page.total == 3
     assert keys(page) == ["hep-th/9901001", "2003.01054", "1912.02292"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from db.catalog import Catalog, NotFound
+from db.catalog import Catalog, CatalogUnavailable, NotFound
 from db.worker import AsyncCatalog, CatalogClosed
 from tests.db import T0, item
 
@@ -65,7 +64,7 @@ async def test_errors_reach_the_awaiting_caller_and_the_thread_carries_on(tmp_pa
             await acat.run(lambda _: 1 / 0)
         with pytest.raises(AttributeError):
             await acat.no_such_method()
-        assert (await acat.stats())["papers"] == 0
+        assert (await acat.stats()).papers == 0
     finally:
         await acat.close()
 
@@ -90,7 +89,7 @@ async def test_the_loop_keeps_running_while_the_catalog_works(tmp_path: Path) ->
 
 
 async def test_open_errors_surface_and_close_is_final(tmp_path: Path) -> None:
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(CatalogUnavailable, match="missing-dir"):
         await AsyncCatalog.open(tmp_path / "missing-dir" / "c.db")
     acat = await AsyncCatalog.open(tmp_path / "c.db")
     await acat.close()
@@ -99,7 +98,7 @@ async def test_open_errors_surface_and_close_is_final(tmp_path: Path) -> None:
         await acat.stats()
     # The file was closed cleanly: another connection opens and migrates nothing.
     with Catalog(tmp_path / "c.db") as cat:
-        assert cat.stats()["papers"] == 0
+        assert cat.stats().papers == 0
 
 
 READER = textwrap.dedent(
@@ -145,3 +144,61 @@ async def test_another_process_reads_while_the_bot_writes(tmp_path: Path) -> Non
     assert seen[-1] == batches * 5
     assert all(n % 5 == 0 for n in seen) and seen == sorted(seen)
     assert len(seen) > 2  # it read while the writes went on, not only after
+
+
+def test_the_facade_forwards_exactly_the_catalogs_public_methods() -> None:
+    from db.catalog import public_methods
+    from db.worker import forwarded
+
+    # close() is the facade's own: it stops the thread as well as the connection.
+    assert forwarded() == public_methods() - {"close"}
+    assert not hasattr(AsyncCatalog, "__getattr__")
+    assert AsyncCatalog.decide.__doc__ == Catalog.decide.__doc__
+
+
+TYPED_CALLS = textwrap.dedent(
+    """
+    from datetime import UTC, datetime
+
+    from db.awesome import parse_awesome
+    from db.catalog import AddedHow, Decision
+    from db.worker import AsyncCatalog
+
+
+    async def use(acat: AsyncCatalog, readme: str) -> None:
+        now = datetime.now(UTC)
+        decision: Decision = await acat.decide("2401.00001", True, "alice", AddedHow.CLI, now)
+        await acat.import_entries(parse_awesome(readme).entries, "maintainer", now)
+        await acat.decide("x")  # line 13
+        await acat.no_such_method()  # line 14
+        papers: int = await acat.papers()  # line 15
+        print(decision.status, (await acat.stats()).papers, papers)
+    """
+)
+
+
+def test_mypy_checks_calls_through_the_facade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mypy import api
+
+    root = Path(__file__).resolve().parents[2]
+    snippet = tmp_path / "uses_facade.py"
+    snippet.write_text(TYPED_CALLS, encoding="utf-8")
+    monkeypatch.setenv("MYPYPATH", str(root))
+    stdout, stderr, status = api.run(
+        [
+            "--strict",
+            "--config-file", str(root / "pyproject.toml"),
+            "--cache-dir", str(tmp_path / "mypy-cache"),
+            "--no-error-summary", "--hide-error-context", "--show-error-codes",
+            str(snippet),
+        ]
+    )  # fmt: skip
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    lines = sorted({int(line.split(":")[1]) for line in errors})
+    assert lines == [13, 14, 15], stdout + stderr
+    assert status == 1
+    assert any("call-arg" in e and ":13:" in e for e in errors), stdout
+    assert any("no_such_method" in e and ":14:" in e for e in errors), stdout
+    assert any("list[CatalogPaper]" in e and ":15:" in e for e in errors), stdout

@@ -11,6 +11,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from .behaviours import DEFAULT_RATE_LIMITS, Delay, InjectedFailure, RateLimitRule
+from .permissions import DEFAULT_EVERYONE_PERMISSIONS, Overwrite
 from .server import DiscordError, FakeDiscord, GatewaySession, InteractionRecord, RecordedRequest
 
 
@@ -74,10 +76,16 @@ async def running_client(
 
 
 __all__ = [
+    "DEFAULT_EVERYONE_PERMISSIONS",
+    "DEFAULT_RATE_LIMITS",
+    "Delay",
     "DiscordError",
     "FakeDiscord",
     "GatewaySession",
+    "InjectedFailure",
     "InteractionRecord",
+    "Overwrite",
+    "RateLimitRule",
     "RecordedRequest",
     "discord_endpoints",
     "running_client",

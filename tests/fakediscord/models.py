@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .permissions import Overwrite
+
 DISCORD_EPOCH_MS = 1420070400000
 
 # Intent bits (https://discord.com/developers/docs/events/gateway#gateway-intents).
@@ -34,7 +36,6 @@ FLAG_LOADING = 1 << 7
 
 # Permissions: @everyone gets Discord's default set; the bot's managed role gets what a
 # paper-posting bot needs (view, send, embed, attach, history, reactions, threads).
-DEFAULT_EVERYONE_PERMISSIONS = 1071698660929
 BOT_PERMISSIONS = (
     (1 << 6)  # add reactions
     | (1 << 10)  # view channel
@@ -182,6 +183,7 @@ class Channel:
     archived: bool = False
     locked: bool = False
     created_at: str = field(default_factory=utc_now_iso)
+    overwrites: list[Overwrite] = field(default_factory=list)
 
     @property
     def is_thread(self) -> bool:
@@ -215,7 +217,7 @@ class Channel:
         else:
             data.update(
                 position=self.position,
-                permission_overwrites=[],
+                permission_overwrites=[o.payload() for o in self.overwrites],
                 topic=self.topic,
                 nsfw=False,
                 default_auto_archive_duration=1440,

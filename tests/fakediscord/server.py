@@ -9,18 +9,30 @@ import re
 import secrets
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from . import permissions as perm
+from .behaviours import (
+    Delay,
+    DelayPhase,
+    InjectedFailure,
+    RateLimiter,
+    RateLimitRule,
+    RouteMatcher,
+    error_body,
+    too_many_requests_body,
+    too_many_requests_headers,
+)
 from .models import (
     BOT_PERMISSIONS,
     CHANNEL_PRIVATE_THREAD,
     CHANNEL_PUBLIC_THREAD,
     CHANNEL_TEXT,
-    DEFAULT_EVERYONE_PERMISSIONS,
     FLAG_EPHEMERAL,
     FLAG_HAS_THREAD,
     FLAG_LOADING,
@@ -41,8 +53,11 @@ from .models import (
     parse_emoji,
     utc_now_iso,
 )
+from .permissions import DEFAULT_EVERYONE_PERMISSIONS, Overwrite, OverwriteKind
 
 API_PREFIX = "/api/v10"
+# Reading a message (or its reactions) needs the channel and its history.
+_READ = perm.VIEW_CHANNEL | perm.READ_MESSAGE_HISTORY
 JSON_HEADERS = {"Content-Type": "application/json"}
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 HISTORY_LIMIT = 2000
@@ -132,17 +147,12 @@ class RecordedRequest:
     files: list[str] = field(default_factory=list)
     authorized: bool = True
     status: int = 0
-
-
-@dataclass
-class _Failure:
-    method: str
-    pattern: re.Pattern[str]
-    status: int
-    remaining: int
-    retry_after: float
-    is_global: bool
-    body: dict[str, Any] | None
+    # The route template ("/channels/{channel_id}/messages"); "" for an unknown route.
+    route: str = ""
+    # Refused by a rate-limit bucket (not by an injected 429).
+    rate_limited: bool = False
+    # Held by a `delay_route` delay before being answered.
+    delayed: bool = False
 
 
 @dataclass
@@ -212,6 +222,46 @@ class InteractionRecord:
     edits: list[dict[str, Any]] = field(default_factory=list)
     original_message_id: str | None = None
     followup_ids: list[str] = field(default_factory=list)
+    # When the first callback was accepted (time.monotonic()), None while unacknowledged.
+    acknowledged_at: float | None = None
+    # Callbacks refused with 10062 because they came after the deadline.
+    late_callbacks: int = 0
+    # The deadline in force when the interaction was sent (None: no deadline).
+    deadline: float | None = 3.0
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds from sending the interaction to its acknowledgement (None: never acked)."""
+        if self.acknowledged_at is None:
+            return None
+        return self.acknowledged_at - self.created
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+    @property
+    def did_not_respond(self) -> bool:
+        """Whether the user sees "The application did not respond": no callback in time."""
+        if self.deadline is None:
+            return False
+        if self.acknowledged_at is not None:
+            return self.acknowledged_at - self.created > self.deadline
+        return time.monotonic() - self.created > self.deadline
+
+    async def wait_settled(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109
+        """Wait until the interaction is acknowledged or its deadline has passed.
+
+        Returns `did_not_respond`. Without a deadline this waits for the acknowledgement.
+        """
+        if self.deadline is not None:
+            timeout = min(timeout, max(0.0, self.created + self.deadline - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await self.server.wait_for(lambda: self.acknowledged, timeout=timeout)
+        if self.deadline is not None and not self.acknowledged:
+            # Let the deadline actually pass (wait_for may wake a hair early).
+            await asyncio.sleep(max(0.0, self.created + self.deadline - time.monotonic()) + 0.001)
+        return self.did_not_respond
 
     @property
     def response(self) -> dict[str, Any] | None:
@@ -274,6 +324,7 @@ class InteractionRecord:
 
 Snowflake = str | int  # ids as tests hold them: strings from payloads, ints from discord.py
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_Q = TypeVar("_Q", InjectedFailure, Delay)
 UploadedFile = tuple[str, str, str | None, bytes]  # (form field, filename, content type, bytes)
 BODY_KEY: web.RequestKey[Any] = web.RequestKey("fakediscord_body", object)
 FILES_KEY: web.RequestKey[list[UploadedFile]] = web.RequestKey("fakediscord_files", list)
@@ -284,6 +335,9 @@ class FakeDiscord:
 
     State (messages, reactions, commands, members) lives for the server's lifetime, so a
     bot can disconnect and a new client can connect and see what happened meanwhile.
+    Discord's costlier behaviours are off until a test switches them on: rate-limit
+    buckets (`enable_rate_limits`), held replies (`delay_route`), errors
+    (`inject_failure`), permission checks (`enforce_permissions`); README.md lists them.
     """
 
     def __init__(
@@ -296,6 +350,8 @@ class FakeDiscord:
         privileged_intents: Iterable[str] = (),
         interaction_deadline: float | None = 3.0,
         heartbeat_interval_ms: int = 41250,
+        rate_limits: bool = False,
+        enforce_permissions: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -332,7 +388,19 @@ class FakeDiscord:
         self._interactions_by_token: dict[str, InteractionRecord] = {}
         self._sessions: dict[str, GatewaySession] = {}
         self._connections: set[_GatewayConnection] = set()
-        self._failures: list[_Failure] = []
+        self._failures: list[InjectedFailure] = []
+        self._delays: list[Delay] = []
+        self.rate_limiter = RateLimiter()
+        self.rate_limiter.enabled = rate_limits
+        # Off by default: routes then answer whatever the bot's permissions are.
+        self.enforce_permissions = enforce_permissions
+        # False: the bot was invited without the applications.commands scope.
+        self.application_commands_scope = True
+        self.route_counts: Counter[str] = Counter()
+        # Cleared while `client_away` keeps the bot off the gateway.
+        self._gateway_open = asyncio.Event()
+        self._gateway_open.set()
+        self.replayed: list[str] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
 
@@ -383,6 +451,8 @@ class FakeDiscord:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        self._gateway_open.set()
+        self.cancel_delays()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for conn in list(self._connections):
@@ -461,6 +531,10 @@ class FakeDiscord:
             and (path is None or re.fullmatch(path, r.path))
         ]
 
+    def dispatched_events(self, event: str) -> list[dict[str, Any]]:
+        """The data of every `event` dispatched so far (as a session with all intents sees it)."""
+        return [data for name, data in self.dispatched if name == event]
+
     def registered_commands(self, guild_id: str | None = None) -> list[dict[str, Any]]:
         return list(self._commands.get(guild_id, []))
 
@@ -510,6 +584,20 @@ class FakeDiscord:
         data["deleted"] = msg.deleted
         return data
 
+    # ------------------------------------------------ per-test REST behaviours
+
+    @property
+    def route_templates(self) -> list[str]:
+        """Every route the server implements, as "METHOD /template" (relative to /api/v10)."""
+        return sorted(self._route_keys)
+
+    def _matcher(self, method: str, path: str) -> RouteMatcher:
+        templates = {key.split(" ", 1)[1] for key in self._route_keys}
+        if re.search(r"\{[a-z_]+\}", path) and path not in templates:
+            # A mistyped template would otherwise be a regex that silently matches nothing.
+            raise ValueError(f"no route template {path!r}; known routes: {self.route_templates}")
+        return RouteMatcher(method, path, templates)
+
     def inject_failure(
         self,
         method: str,
@@ -520,15 +608,97 @@ class FakeDiscord:
         retry_after: float = 0.05,
         is_global: bool = False,
         body: dict[str, Any] | None = None,
-    ) -> None:
-        """Answer the next `times` calls matching (method, path regex) with an error.
+        code: int | None = None,
+        message: str | None = None,
+    ) -> InjectedFailure:
+        """Answer the next `times` calls of a route with an error instead of handling them.
 
-        429s carry Discord's headers (including the `Via` header discord.py checks to tell
-        a Discord rate limit from a Cloudflare ban) and a JSON `retry_after`.
+        `path` is a route template ("/channels/{channel_id}/messages", see
+        `route_templates`) or a regex the whole concrete path must match. Errors carry
+        Discord's JSON body (403 → 50001 Missing Access, 404 → 10008 Unknown Message,
+        500 → code 0; `code`/`message` override it, `body` replaces it). 429s carry
+        Discord's headers, the `Via` header discord.py checks to tell a Discord rate limit
+        from a Cloudflare ban among them, and a JSON `retry_after`.
         """
-        self._failures.append(
-            _Failure(method.upper(), re.compile(path), status, times, retry_after, is_global, body)
+        if status == 429:
+            default = too_many_requests_body(retry_after, is_global=is_global)
+        else:
+            default = error_body(status, code, message)
+        failure = InjectedFailure(
+            self._matcher(method, path),
+            status,
+            times,
+            retry_after,
+            is_global,
+            body if body is not None else default,
         )
+        self._failures.append(failure)
+        return failure
+
+    def delay_route(
+        self,
+        method: str,
+        path: str,
+        seconds: float | None = 2.0,
+        *,
+        times: int | None = None,
+        phase: DelayPhase = "reply",
+    ) -> Delay:
+        """Hold the next `times` matching requests (every one with None) for `seconds`.
+
+        `path` is a template or a regex, as for `inject_failure`. With phase "reply" the
+        handler runs at once and its answer is sent late; with "request" the request waits
+        before it is handled. `await delay.wait_arrived()` returns once a request is being
+        held, so a test can act "while the reply is on its way"; `delay.release()` ends
+        the holds early (and is the only end with `seconds=None`).
+        """
+        delay = Delay(self._matcher(method, path), seconds, times, phase)
+        self._delays.append(delay)
+        return delay
+
+    def cancel_delays(self) -> None:
+        """Release and forget every delay."""
+        for delay in self._delays:
+            delay.release()
+        self._delays.clear()
+
+    def enable_rate_limits(self, enabled: bool = True) -> None:
+        """Switch the per-route buckets on (Discord's figures, see `set_rate_limit`) or off."""
+        self.rate_limiter.enabled = enabled
+        if not enabled:
+            self.rate_limiter.reset()
+
+    def set_rate_limit(
+        self,
+        method: str,
+        template: str,
+        limit: int | None,
+        per: float = 1.0,
+        *,
+        bucket: str | None = None,
+    ) -> None:
+        """Give a route its own bucket of `limit` requests per `per` seconds (None: unlimited).
+
+        Routes given the same `bucket` name share one counter per major parameter (channel,
+        guild or webhook). Takes effect once rate limits are enabled.
+        """
+        key = f"{method.upper()} {template}"
+        if key not in self._route_keys:
+            raise ValueError(f"no route {key!r}; known routes: {self.route_templates}")
+        if limit is None:
+            self.rate_limiter.rules.pop(key, None)
+        else:
+            self.rate_limiter.rules[key] = RateLimitRule(bucket or key, limit, per)
+        self.rate_limiter.reset()
+
+    @property
+    def rate_limit_hits(self) -> int:
+        """How many 429s the server has answered (buckets and injected ones alike)."""
+        return sum(1 for r in self.requests if r.status == 429)
+
+    def route_calls(self, method: str, template: str) -> list[RecordedRequest]:
+        """Recorded calls of one route template, e.g. ("PATCH", "/channels/{channel_id}/messages/{message_id}")."""
+        return [r for r in self.requests if r.method == method.upper() and r.route == template]
 
     # ----------------------------------------------------------- users & members
 
@@ -570,13 +740,119 @@ class FakeDiscord:
         return user.id
 
     def _member_permissions(self, user_id: str) -> int:
+        """Guild-level permissions of a member (@everyone, roles, owner, administrator)."""
         member = self._members[user_id]
-        perms = self._roles[self.guild_id].permissions
-        for role_id in member.roles:
-            perms |= self._roles[role_id].permissions
-        if user_id == self.owner_user_id:
-            perms |= (1 << 53) - 1
-        return perms
+        return perm.base_permissions(
+            self._roles[self.guild_id].permissions,
+            (self._roles[r].permissions for r in member.roles if r in self._roles),
+            owner=user_id == self.owner_user_id,
+        )
+
+    def _channel_permissions(self, channel: Channel, user_id: str) -> int:
+        # Threads have no overwrites of their own: they take their parent channel's.
+        if channel.is_thread and channel.parent_id in self._channels:
+            channel = self._channels[channel.parent_id]
+        if user_id not in self._members:
+            return 0
+        return perm.channel_permissions(
+            self._member_permissions(user_id),
+            channel.overwrites,
+            guild_id=self.guild_id,
+            member_id=user_id,
+            member_roles=self._members[user_id].roles,
+        )
+
+    def channel_permissions(self, channel_id: Snowflake, user_id: Snowflake | None = None) -> int:
+        """A member's permissions in a channel (the bot's by default), computed like Discord."""
+        channel = self._require_channel(str(channel_id))
+        return self._channel_permissions(channel, str(user_id or self.bot_user_id))
+
+    def _require_permissions(
+        self, channel: Channel, needed: int = 0, *, access: int = perm.VIEW_CHANNEL
+    ) -> None:
+        """With `enforce_permissions`: 403 Missing Access (50001) without `access` (the channel
+        cannot be seen or read), 403 Missing Permissions (50013) without `needed`."""
+        if not self.enforce_permissions:
+            return
+        have = self._channel_permissions(channel, self.bot_user_id)
+        if access & ~have:
+            raise DiscordError(403, 50001, "Missing Access")
+        if needed & ~have:
+            raise DiscordError(403, 50013, "Missing Permissions")
+
+    def _overwrite_target(self, target: Snowflake, kind: OverwriteKind | None) -> Overwrite:
+        text = str(target)
+        if kind != "member":
+            if text == "@everyone":
+                return Overwrite(self.guild_id, "role")
+            if text in self.role_ids:
+                return Overwrite(self.role_ids[text], "role")
+            if text in self._roles:
+                return Overwrite(text, "role")
+        if kind != "role" and text in self._users:
+            return Overwrite(text, "member")
+        raise KeyError(f"no {kind or 'role or member'} {target!r}")
+
+    async def set_channel_overwrite(
+        self,
+        channel_id: Snowflake,
+        target: Snowflake,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+        kind: OverwriteKind | None = None,
+    ) -> None:
+        """Set the channel's overwrite for a role ("@everyone", a role name or id) or a member.
+
+        Replaces any previous overwrite for that target; connected sessions get
+        CHANNEL_UPDATE, so discord.py's `permissions_for` follows.
+        """
+        channel = self._require_channel(str(channel_id))
+        overwrite = self._overwrite_target(target, kind)
+        overwrite.allow, overwrite.deny = allow, deny
+        channel.overwrites = [
+            o for o in channel.overwrites if (o.kind, o.id) != (overwrite.kind, overwrite.id)
+        ]
+        channel.overwrites.append(overwrite)
+        await self._dispatch(
+            "CHANNEL_UPDATE", {**channel.payload(), "guild_id": self.guild_id}, intent=INTENT_GUILDS
+        )
+
+    async def clear_channel_overwrites(self, channel_id: Snowflake) -> None:
+        channel = self._require_channel(str(channel_id))
+        channel.overwrites = []
+        await self._dispatch(
+            "CHANNEL_UPDATE", {**channel.payload(), "guild_id": self.guild_id}, intent=INTENT_GUILDS
+        )
+
+    async def set_role_permissions(self, role: str, permissions: int) -> None:
+        """Set a role's guild permissions ("@everyone", a role name or id); sends GUILD_ROLE_UPDATE."""
+        role_id = self.guild_id if role == "@everyone" else self._role_id(role)
+        self._roles[role_id].permissions = permissions
+        await self._dispatch(
+            "GUILD_ROLE_UPDATE",
+            {"guild_id": self.guild_id, "role": self._roles[role_id].payload()},
+            intent=INTENT_GUILDS,
+        )
+
+    async def set_member_roles(self, user_id: Snowflake, roles: Iterable[str]) -> None:
+        """Replace a member's roles (names or ids); sends GUILD_MEMBER_UPDATE."""
+        member = self._members[str(user_id)]
+        member.roles = [self._role_id(r) for r in roles]
+        await self._dispatch(
+            "GUILD_MEMBER_UPDATE",
+            {"guild_id": self.guild_id, **member.payload()},
+            intent=INTENT_GUILD_MEMBERS,
+        )
+
+    async def remove_member(self, user_id: Snowflake) -> None:
+        """The user leaves the guild (stays a user); sends GUILD_MEMBER_REMOVE."""
+        member = self._members.pop(str(user_id))
+        await self._dispatch(
+            "GUILD_MEMBER_REMOVE",
+            {"guild_id": self.guild_id, "user": member.user.payload()},
+            intent=INTENT_GUILD_MEMBERS,
+        )
 
     # ------------------------------------------------------------------ payloads
 
@@ -756,6 +1032,9 @@ class FakeDiscord:
             if request.query.get("encoding", "json") != "json":
                 await ws.close(code=4002, message=b"Error while decoding payload.")
                 return ws
+            # While `client_away` lasts the socket opens but HELLO waits, so the client
+            # neither identifies nor resumes until the test lets it back.
+            await self._gateway_open.wait()
             await conn.send(
                 {
                     "op": OP_HELLO,
@@ -884,6 +1163,7 @@ class FakeDiscord:
         session.connection = conn
         last_seen = int(data.get("seq") or 0)
         missed = [p for p in session.history if p["s"] > last_seen]
+        self.replayed.extend(str(p["t"]) for p in missed)
         resumed = self._sequenced(session, "RESUMED", {"_trace": ["fake-gateway"]})
         await conn.send(*missed, resumed)
 
@@ -930,6 +1210,37 @@ class FakeDiscord:
         for conn in list(self._connections):
             conn.dropped_by_server = True
             await conn.send({"op": OP_RECONNECT, "s": None, "t": None, "d": None})
+
+    async def send_invalid_session(self, *, resumable: bool = False) -> None:
+        """Op 9 to every connected client: resume (`resumable`) or identify afresh.
+
+        A non-resumable invalid session forgets the sessions, so the events they had
+        buffered are lost, as on Discord. (discord.py waits 5 s before a non-initial
+        IDENTIFY unless its `before_identify_hook` is overridden.)
+        """
+        for conn in list(self._connections):
+            conn.dropped_by_server = True
+            if not resumable and conn.session is not None:
+                self._sessions.pop(conn.session.id, None)
+            await conn.send({"op": OP_INVALID_SESSION, "s": None, "t": None, "d": resumable})
+        self._notify()
+
+    @contextlib.asynccontextmanager
+    async def client_away(self, *, resumable: bool = True) -> AsyncIterator[None]:
+        """Keep the bot off the gateway for the body of the block.
+
+        Drops every socket (as `drop_connections`) and holds reconnecting clients before
+        HELLO until the block ends. Events dispatched meanwhile (e.g. `user_add_reaction`)
+        are buffered in the session and replayed on RESUME; with `resumable=False` the
+        session is forgotten, the client must IDENTIFY, and those events are lost.
+        """
+        self._gateway_open.clear()
+        try:
+            await self.drop_connections(resumable=resumable)
+            await self.wait_for(lambda: not self.connected)
+            yield
+        finally:
+            self._gateway_open.set()
 
     # ----------------------------------------------------------- simulated users
 
@@ -1074,7 +1385,9 @@ class FakeDiscord:
                 resolved.setdefault("roles", {})[value] = self._roles[value].payload()
             elif option["type"] == OPTION_CHANNEL and value in self._channels:
                 channel = self._channels[value].payload()
-                channel["permissions"] = str(BOT_PERMISSIONS)
+                channel["permissions"] = str(
+                    self._channel_permissions(self._channels[value], self.bot_user_id)
+                )
                 resolved.setdefault("channels", {})[value] = channel
         return resolved
 
@@ -1091,10 +1404,10 @@ class FakeDiscord:
         user_id, channel_id = str(user_id), str(channel_id)
         channel = self._require_channel(channel_id)
         member = self._members[user_id].payload()
-        member["permissions"] = str(self._member_permissions(user_id))
+        member["permissions"] = str(self._channel_permissions(channel, user_id))
         interaction_id = self._ids.next()
         token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
-        bot_perms = self._member_permissions(self.bot_user_id)
+        bot_perms = self._channel_permissions(channel, self.bot_user_id)
         payload: dict[str, Any] = {
             "id": interaction_id,
             "application_id": self.application_id,
@@ -1118,7 +1431,9 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = self._render_message(message)
-        record = InteractionRecord(interaction_id, token, kind, payload, self)
+        record = InteractionRecord(
+            interaction_id, token, kind, payload, self, deadline=self.interaction_deadline
+        )
         self._interactions[interaction_id] = record
         self._interactions_by_token[token] = record
         await self._dispatch("INTERACTION_CREATE", payload, sessions=[session])
@@ -1256,8 +1571,11 @@ class FakeDiscord:
             ("GET", "/attachments/{attachment_id}/{filename}", self._get_attachment),
             ("GET", "/gateway", self._gateway_handler),
         ]
+        self._route_keys: set[str] = set()
         for method, path, handler in routes:
             r.add_route(method, path, handler)
+            if path.startswith(api + "/"):
+                self._route_keys.add(f"{method} {path.removeprefix(api)}")
         r.add_route("*", "/{tail:.*}", self._unknown)
 
     @web.middleware
@@ -1266,6 +1584,7 @@ class FakeDiscord:
         if not path.startswith(API_PREFIX + "/"):
             return await handler(request)
         rel = path[len(API_PREFIX) :]
+        route = _route_template(request)
         body, files = await _read_body(request)
         request[BODY_KEY], request[FILES_KEY] = body, files
         token_route = rel.startswith(("/interactions/", "/webhooks/")) or rel in ("/gateway",)
@@ -1277,12 +1596,32 @@ class FakeDiscord:
             body,
             [f[1] for f in files],
             authorized,
+            route=route,
         )
         self.requests.append(record)
+        if route:
+            self.route_counts[f"{request.method} {route}"] += 1
+        delay = self._take(self._delays, request.method, rel, route)
+        if delay is not None:
+            record.delayed = True
+            if delay.phase == "request":
+                await delay.hold()
         response: web.StreamResponse
+        decision = self.rate_limiter.check(f"{request.method} {route}", request.match_info)
+        retry_after = decision.retry_after if decision is not None else None
         try:
-            failure = self._take_failure(request.method, rel)
-            if failure is not None:
+            # A request the bucket refuses never reaches the route, nor an injected failure.
+            failure = (
+                None
+                if retry_after is not None
+                else self._take(self._failures, request.method, rel, route)
+            )
+            if retry_after is not None:
+                record.rate_limited = True
+                response = _json_response(
+                    too_many_requests_body(retry_after), 429, too_many_requests_headers(retry_after)
+                )
+            elif failure is not None:
                 response = _failure_response(failure)
             elif not token_route and not authorized:
                 response = _json_response({"message": "401: Unauthorized", "code": 0}, 401)
@@ -1290,17 +1629,24 @@ class FakeDiscord:
                 response = await handler(request)
         except DiscordError as exc:
             response = _json_response(exc.body(), exc.status)
+        if decision is not None:
+            # Discord sends a route's bucket state on every answer, errors included.
+            response.headers.update(decision.headers)
         record.status = response.status
         self._notify()
+        if delay is not None and delay.phase == "reply":
+            await delay.hold()
         return response
 
-    def _take_failure(self, method: str, rel: str) -> _Failure | None:
-        for failure in self._failures:
-            if failure.method == method and failure.pattern.fullmatch(rel):
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    self._failures.remove(failure)
-                return failure
+    @staticmethod
+    def _take(queue: list[_Q], method: str, rel: str, route: str) -> _Q | None:
+        """Claim the first entry of `queue` matching the request; drop it once used up."""
+        for entry in queue:
+            if entry.matcher.matches(method, rel, route):
+                entry.claim()
+                if entry.exhausted:
+                    queue.remove(entry)
+                return entry
         return None
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
@@ -1328,6 +1674,13 @@ class FakeDiscord:
     def _require_guild(self, guild_id: str) -> None:
         if guild_id != self.guild_id:
             raise DiscordError(404, 10004, "Unknown Guild")
+
+    def _require_command_scope(self, guild_id: str | None) -> None:
+        """Guild commands need the bot in the guild and the applications.commands scope."""
+        if guild_id is not None and (
+            guild_id != self.guild_id or not self.application_commands_scope
+        ):
+            raise DiscordError(403, 50001, "Missing Access")
 
     def _require_app(self, app_id: str) -> None:
         if app_id != self.application_id:
@@ -1383,15 +1736,13 @@ class FakeDiscord:
     async def _get_commands(self, request: web.Request) -> web.StreamResponse:
         self._require_app(request.match_info["app_id"])
         scope = request.match_info.get("guild_id")
-        if scope is not None:
-            self._require_guild(scope)
+        self._require_command_scope(scope)
         return _json_response(self._commands.get(scope, []))
 
     async def _put_commands(self, request: web.Request) -> web.StreamResponse:
         self._require_app(request.match_info["app_id"])
         scope = request.match_info.get("guild_id")
-        if scope is not None:
-            self._require_guild(scope)
+        self._require_command_scope(scope)
         body = request[BODY_KEY]
         if not isinstance(body, list):
             raise _invalid_form("_root", "Expected an array of commands.")
@@ -1415,8 +1766,7 @@ class FakeDiscord:
     async def _post_command(self, request: web.Request) -> web.StreamResponse:
         self._require_app(request.match_info["app_id"])
         scope = request.match_info.get("guild_id")
-        if scope is not None:
-            self._require_guild(scope)
+        self._require_command_scope(scope)
         command = request[BODY_KEY]
         _validate_command(command, "")
         existing = self._commands.setdefault(scope, [])
@@ -1454,14 +1804,18 @@ class FakeDiscord:
     # ---------------------------------------------------------- REST: channels
 
     async def _get_channel(self, request: web.Request) -> web.StreamResponse:
-        return _json_response(self._require_channel(request.match_info["channel_id"]).payload())
+        channel = self._require_channel(request.match_info["channel_id"])
+        self._require_permissions(channel)
+        return _json_response(channel.payload())
 
     async def _typing(self, request: web.Request) -> web.StreamResponse:
-        self._require_channel(request.match_info["channel_id"])
+        channel = self._require_channel(request.match_info["channel_id"])
+        self._require_permissions(channel, perm.SEND_MESSAGES)
         return web.Response(status=204)
 
     async def _get_messages(self, request: web.Request) -> web.StreamResponse:
         channel = self._require_channel(request.match_info["channel_id"])
+        self._require_permissions(channel)
         query = request.query
         limit = int(query.get("limit", 50))
         if not 1 <= limit <= 100:
@@ -1481,11 +1835,17 @@ class FakeDiscord:
             ids = older[-(limit - min(half, len(newer))) :] + newer[:half]
         else:
             ids = ids[-limit:]
+        if self.enforce_permissions and not (
+            self._channel_permissions(channel, self.bot_user_id) & perm.READ_MESSAGE_HISTORY
+        ):
+            ids = []  # Discord lists nothing to a reader without the history permission
         # Discord lists newest first whatever the paging direction.
         return _json_response([self._render_message(self._messages[m]) for m in reversed(ids)])
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         channel = self._require_channel(request.match_info["channel_id"])
+        send = perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else perm.SEND_MESSAGES
+        self._require_permissions(channel, send | (perm.ATTACH_FILES if request[FILES_KEY] else 0))
         body = request[BODY_KEY] or {}
         msg = await self._create_message(channel, self.bot_user_id, body, request[FILES_KEY])
         return _json_response(self._render_message(msg))
@@ -1494,12 +1854,14 @@ class FakeDiscord:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
         )
+        self._require_permissions(self._channels[msg.channel_id], access=_READ)
         return _json_response(self._render_message(msg))
 
     async def _patch_message(self, request: web.Request) -> web.StreamResponse:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
         )
+        self._require_permissions(self._channels[msg.channel_id])
         if msg.author_id != self.bot_user_id:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         await self._edit_message(msg, request[BODY_KEY] or {}, request[FILES_KEY])
@@ -1508,6 +1870,10 @@ class FakeDiscord:
     async def _delete_message(self, request: web.Request) -> web.StreamResponse:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
+        )
+        others = msg.author_id != self.bot_user_id
+        self._require_permissions(
+            self._channels[msg.channel_id], perm.MANAGE_MESSAGES if others else 0
         )
         await self._delete(msg)
         return web.Response(status=204)
@@ -1695,6 +2061,12 @@ class FakeDiscord:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
         )
+        key, _ = parse_emoji(request.match_info["emoji"])
+        # Joining a reaction someone already made needs no ADD_REACTIONS, like on Discord.
+        new = not msg.reactions.get(key)
+        self._require_permissions(
+            self._channels[msg.channel_id], perm.ADD_REACTIONS if new else 0, access=_READ
+        )
         await self._add_reaction(msg, self.bot_user_id, request.match_info["emoji"])
         return web.Response(status=204)
 
@@ -1702,12 +2074,17 @@ class FakeDiscord:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
         )
+        self._require_permissions(self._channels[msg.channel_id], access=_READ)
         await self._remove_reaction(msg, self.bot_user_id, request.match_info["emoji"])
         return web.Response(status=204)
 
     async def _delete_user_reaction(self, request: web.Request) -> web.StreamResponse:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
+        )
+        others = request.match_info["user_id"] != self.bot_user_id
+        self._require_permissions(
+            self._channels[msg.channel_id], perm.MANAGE_MESSAGES if others else 0, access=_READ
         )
         await self._remove_reaction(msg, request.match_info["user_id"], request.match_info["emoji"])
         return web.Response(status=204)
@@ -1716,6 +2093,7 @@ class FakeDiscord:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
         )
+        self._require_permissions(self._channels[msg.channel_id], access=_READ)
         key, emoji = parse_emoji(request.match_info["emoji"])
         if emoji["id"] is not None:
             raise DiscordError(400, 10014, "Unknown Emoji")
@@ -1733,6 +2111,9 @@ class FakeDiscord:
     async def _delete_emoji_reactions(self, request: web.Request) -> web.StreamResponse:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
+        )
+        self._require_permissions(
+            self._channels[msg.channel_id], perm.MANAGE_MESSAGES, access=_READ
         )
         key, emoji = parse_emoji(request.match_info["emoji"])
         if msg.reactions.pop(key, None) is not None:
@@ -1752,6 +2133,9 @@ class FakeDiscord:
         msg = self._require_message(
             request.match_info["channel_id"], request.match_info["message_id"]
         )
+        self._require_permissions(
+            self._channels[msg.channel_id], perm.MANAGE_MESSAGES, access=_READ
+        )
         msg.reactions.clear()
         msg.reaction_emoji.clear()
         event = {"channel_id": msg.channel_id, "message_id": msg.id, "guild_id": msg.guild_id}
@@ -1767,6 +2151,7 @@ class FakeDiscord:
             request.match_info["channel_id"], request.match_info["message_id"]
         )
         parent = self._channels[msg.channel_id]
+        self._require_permissions(parent, perm.CREATE_PUBLIC_THREADS, access=_READ)
         if parent.is_thread:
             raise DiscordError(400, 50024, "Cannot execute action on this channel type")
         if msg.thread_id is not None:
@@ -1790,6 +2175,12 @@ class FakeDiscord:
         kind = int(body.get("type") or CHANNEL_PRIVATE_THREAD)
         if kind not in (CHANNEL_PUBLIC_THREAD, CHANNEL_PRIVATE_THREAD):
             raise _invalid_form("type", "Value must be one of {11, 12}.")
+        needed = (
+            perm.CREATE_PUBLIC_THREADS
+            if kind == CHANNEL_PUBLIC_THREAD
+            else perm.CREATE_PRIVATE_THREADS
+        )
+        self._require_permissions(parent, needed)
         thread = await self._create_thread(parent, body, self._ids.next(), kind)
         return _json_response(thread.payload(), 201)
 
@@ -1865,13 +2256,17 @@ class FakeDiscord:
         return record
 
     async def _callback(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
         record = self._interactions.get(request.match_info["interaction_id"])
         if record is None or record.token != request.match_info["token"]:
             raise DiscordError(404, 10062, "Unknown interaction")
         if record.responses:
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
-        deadline = self.interaction_deadline
-        if deadline is not None and time.monotonic() - record.created > deadline:
+        deadline = record.deadline
+        if deadline is not None and arrived - record.created > deadline:
+            # Discord has already shown "The application did not respond" and forgotten it.
+            record.late_callbacks += 1
+            self._notify()
             raise DiscordError(404, 10062, "Unknown interaction")
         body = request[BODY_KEY] or {}
         kind = int(body.get("type", 0))
@@ -1929,6 +2324,7 @@ class FakeDiscord:
                     "data.choices", "Must be 25 or fewer in length.", "BASE_TYPE_MAX_LENGTH"
                 )
         record.responses.append(body)
+        record.acknowledged_at = arrived
         self._notify()
         if request.query.get("with_response") not in ("1", "true", "True"):
             return web.Response(status=204)
@@ -2053,30 +2449,27 @@ async def _read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
         raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
 
 
-def _failure_response(failure: _Failure) -> web.Response:
+def _failure_response(failure: InjectedFailure) -> web.Response:
     if failure.status != 429:
-        body = failure.body or {"message": f"{failure.status}: injected failure", "code": 0}
-        return _json_response(body, failure.status)
-    body = failure.body or {
-        "message": "You are being rate limited.",
-        "retry_after": failure.retry_after,
-        "global": failure.is_global,
-        "code": 0,
-    }
+        return _json_response(failure.body, failure.status)
     headers = {
-        "Retry-After": str(max(1, round(failure.retry_after))),
         "X-RateLimit-Limit": "5",
         "X-RateLimit-Remaining": "0",
         "X-RateLimit-Reset": f"{time.time() + failure.retry_after:.3f}",
         "X-RateLimit-Reset-After": f"{failure.retry_after:.3f}",
         "X-RateLimit-Bucket": "fakebucket" + secrets.token_hex(4),
-        "X-RateLimit-Scope": "global" if failure.is_global else "user",
-        # discord.py treats a 429 without `Via` as a Cloudflare ban and gives up.
-        "Via": "1.1 google",
+        **too_many_requests_headers(failure.retry_after, is_global=failure.is_global),
     }
-    if failure.is_global:
-        headers["X-RateLimit-Global"] = "true"
-    return _json_response(body, 429, headers)
+    return _json_response(failure.body, 429, headers)
+
+
+def _route_template(request: web.Request) -> str:
+    """The matched route's template relative to /api/v10, "" for the catch-all."""
+    info = request.match_info.route.resource
+    canonical = info.canonical if info is not None else ""
+    if not canonical.startswith(API_PREFIX + "/"):
+        return ""
+    return canonical.removeprefix(API_PREFIX)
 
 
 def _embeds_from(body: dict[str, Any]) -> list[dict[str, Any]]:

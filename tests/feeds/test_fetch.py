@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,13 +19,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import web
 
-from feeds.errors import FeedError
+from feeds.errors import FeedError, PaperbotError
 from feeds.fetch import (
     DEFAULT_API_BASE,
     Fetcher,
+    FetcherError,
     FetchError,
     FetchResult,
     api_query_url,
+    dump_backoffs,
+    load_backoffs,
     record_outcome,
 )
 from feeds.models import FeedState
@@ -182,8 +187,30 @@ def closed_port() -> int:
 
 @pytest.mark.parametrize("user_agent", ["", "   ", "paperbot/0.1", "paperbot/0.1 (no contact)"])
 def test_refuses_user_agent_without_contact(user_agent: str) -> None:
-    with pytest.raises(ValueError, match="contact"):
+    with pytest.raises(FetcherError, match="contact"):
         Fetcher(user_agent)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("timeout", 0.0),
+        ("retries", -1),
+        ("max_bytes", 0),
+        ("min_interval", -1.0),
+        ("max_retry_after", -1.0),
+        ("max_redirects", -1),
+        ("deadline", 0.0),
+        ("backoffs", {"export.arxiv.org": datetime(2026, 4, 27, 12, 0)}),  # naive: not UTC
+    ],
+)
+def test_impossible_options_are_one_line_paperbot_errors(option: str, value: Any) -> None:
+    with pytest.raises(FetcherError) as caught:
+        Fetcher(UA, **{option: value})
+    assert isinstance(caught.value, PaperbotError)
+    assert not isinstance(caught.value, ValueError)
+    assert option in str(caught.value) or "backoff" in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 async def test_user_agent_received_by_server_has_the_contact(
@@ -700,7 +727,9 @@ def test_api_query_url_shape() -> None:
 
 @pytest.mark.parametrize("ids", [[], ["a,b"], [""], [" 2401.01234"]])
 def test_api_query_url_refuses_unusable_ids(ids: list[str]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(PaperbotError):
+        api_query_url(DEFAULT_API_BASE, ids)
+    with pytest.raises(ValueError):  # an IdentifierError is both
         api_query_url(DEFAULT_API_BASE, ids)
 
 
@@ -719,3 +748,267 @@ async def test_api_query_url_round_trips_through_a_server(
     result = await make_fetcher().fetch(api_query_url(server.url("/api"), ids))
     assert result.body == answer
     assert seen == {"id_list": [",".join(ids)], "max_results": ["3"]}
+
+
+# -- redirects: each hop through its host's gate --------------------------------------------
+
+
+def redirect(location: str, status: int = 302) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": location}, text="moved")
+
+    return handler
+
+
+async def test_redirects_are_followed_and_every_hop_is_spaced(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime, shared: Shared
+) -> None:
+    body = shared(CS_LG).read_bytes()
+    server.routes["/rss/old"] = redirect(server.url("/rss/moved"), 301)
+    server.routes["/rss/moved"] = redirect("/rss/cs.LG", 307)  # relative Location
+    server.routes["/rss/cs.LG"] = serve_bytes(body)
+    url = server.url("/rss/old")
+    result = await make_fetcher(min_interval=3.0).fetch(url)
+    assert result.body == body
+    assert result.url == url  # the caller's key, not where it ended
+    assert server.paths() == ["/rss/old", "/rss/moved", "/rss/cs.LG"]
+    # The clock stands still during a request here: each hop waits the full 3 s spacing.
+    assert fake_time.sleeps == [pytest.approx(3.0), pytest.approx(3.0)]
+
+
+async def test_a_redirect_loop_stops_at_the_hop_limit_and_stays_spaced(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime
+) -> None:
+    server.routes["/loop"] = redirect("/loop")
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher(min_interval=3.0, max_redirects=3).fetch(server.url("/loop"))
+    assert "too many redirects (more than 3)" in caught.value.reason
+    assert server.paths() == ["/loop"] * 4
+    assert fake_time.sleeps == [pytest.approx(3.0)] * 3
+
+
+async def test_a_redirect_to_another_host_waits_for_that_hosts_turn(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime, shared: Shared
+) -> None:
+    body = shared(CS_LG).read_bytes()
+    server.routes["/rss/cs.LG"] = serve_bytes(body)
+    server.routes["/go"] = redirect(server.url("/rss/cs.LG", host="localhost"))
+    fetcher = make_fetcher(min_interval=3.0)
+    await fetcher.fetch(server.url("/rss/cs.LG", host="localhost"))
+    assert fake_time.sleeps == []
+    result = await fetcher.fetch(server.url("/go", host="127.0.0.1"))
+    assert result.body == body
+    assert [hit.host for hit in server.hits] == ["localhost", "127.0.0.1", "localhost"]
+    # 127.0.0.1 was fresh; the hop to localhost waited for localhost's spacing.
+    assert fake_time.sleeps == [pytest.approx(3.0)]
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://example.org/feed"])
+async def test_a_redirect_off_http_is_refused(
+    server: Server, make_fetcher: Callable[..., Fetcher], location: str
+) -> None:
+    server.routes["/go"] = redirect(location)
+    with pytest.raises(FetchError, match="not an http"):
+        await make_fetcher().fetch(server.url("/go"))
+    assert server.paths() == ["/go"]
+
+
+async def test_a_redirect_without_location_is_an_error(
+    server: Server, make_fetcher: Callable[..., Fetcher]
+) -> None:
+    server.routes["/go"] = serve_bytes(b"", status=302, content_type="text/plain")
+    with pytest.raises(FetchError, match="without a Location") as caught:
+        await make_fetcher().fetch(server.url("/go"))
+    assert caught.value.http_status == 302
+
+
+# -- a refused long Retry-After is remembered -------------------------------------------------
+
+
+async def test_a_refused_retry_after_is_remembered_for_the_host(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime, shared: Shared
+) -> None:
+    body = shared(CS_LG).read_bytes()
+    server.routes["/api/query"] = serve_bytes(
+        b"busy", status=503, content_type="text/plain", **{"Retry-After": "3600"}
+    )
+    server.routes["/rss/cs.LG"] = serve_bytes(body)
+    fetcher = make_fetcher(max_retry_after=300, min_interval=3.0)
+    with pytest.raises(FetchError):
+        await fetcher.fetch(server.url("/api/query"))
+    until = FIXED_NOW + timedelta(seconds=3600)
+    assert fetcher.host_blocked_until("127.0.0.1") == until
+    assert fetcher.host_blocked_until("localhost") is None
+    assert fetcher.backoffs() == {"127.0.0.1": until}
+
+    # The next feed on that host is not sent 3 s later: it is not sent at all.
+    with pytest.raises(FetchError) as caught:
+        await fetcher.fetch(server.url("/rss/cs.LG"))
+    assert "not asked again" in caught.value.reason
+    assert "2026-04-27 13:00:00 UTC" in caught.value.reason
+    assert len(server.hits) == 1
+    assert fake_time.sleeps == []
+    # Another host is not held back.
+    assert (await fetcher.fetch(server.url("/rss/cs.LG", host="localhost"))).body == body
+
+    # The next poll (a new Fetcher given the saved backoffs) remembers it too...
+    later = make_fetcher(backoffs=fetcher.backoffs(), now=lambda: FIXED_NOW + timedelta(minutes=30))
+    with pytest.raises(FetchError, match="not asked again"):
+        await later.fetch(server.url("/rss/cs.LG"))
+    assert len(server.hits) == 2
+    # ...also through storage as text...
+    stored = dump_backoffs(fetcher.backoffs())
+    assert load_backoffs(stored) == {"127.0.0.1": until}
+    restored = make_fetcher(backoffs=load_backoffs(stored))
+    with pytest.raises(FetchError, match="not asked again"):
+        await restored.fetch(server.url("/rss/cs.LG"))
+    assert len(server.hits) == 2
+    # ...until the time the server gave has passed.
+    after = make_fetcher(backoffs=fetcher.backoffs(), now=lambda: until + timedelta(seconds=1))
+    assert after.backoffs() == {}
+    assert (await after.fetch(server.url("/rss/cs.LG"))).body == body
+
+
+# -- deadline ----------------------------------------------------------------------------------
+
+
+async def test_the_deadline_ends_retries_that_would_outlast_it(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime
+) -> None:
+    server.routes["/rss/cs.LG"] = serve_bytes(
+        b"busy", status=503, content_type="text/plain", **{"Retry-After": "100"}
+    )
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher(retries=4, deadline=150.0).fetch(server.url("/rss/cs.LG"))
+    assert "150 s deadline" in caught.value.reason
+    assert "gave up after 2 attempts" in caught.value.reason
+    assert caught.value.attempts == 2
+    assert len(server.hits) == 2
+    assert fake_time.sleeps == [pytest.approx(100.0)]
+
+    # A deadline given to one fetch overrides the Fetcher's.
+    server.hits.clear()
+    fake_time.sleeps.clear()
+    with pytest.raises(FetchError, match="50 s deadline"):
+        await make_fetcher(retries=4, deadline=1000.0).fetch(
+            server.url("/rss/cs.LG"), deadline=50.0
+        )
+    assert len(server.hits) == 1
+    assert fake_time.sleeps == []
+
+
+async def test_the_deadline_cuts_a_hanging_request_short(
+    server: Server, make_fetcher: Callable[..., Fetcher]
+) -> None:
+    async def stuck(request: web.Request) -> web.StreamResponse:
+        await server.hang()
+        return web.Response(text="too late")
+
+    server.routes["/rss/cs.LG"] = stuck
+    fetcher = make_fetcher(
+        timeout=30.0, retries=4, deadline=0.3, sleep=asyncio.sleep, clock=time.monotonic
+    )
+    with pytest.raises(FetchError) as caught:
+        await fetcher.fetch(server.url("/rss/cs.LG"))
+    assert "no answer within the 0.3 s deadline" in caught.value.reason
+    assert len(server.hits) == 1
+
+
+async def test_the_deadline_refuses_a_spacing_wait_past_it(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime, shared: Shared
+) -> None:
+    server.routes["/rss/cs.LG"] = serve_bytes(shared(CS_LG).read_bytes())
+    fetcher = make_fetcher(min_interval=30.0)
+    await fetcher.fetch(server.url("/rss/cs.LG"))
+    with pytest.raises(FetchError, match=r"for 30\.0 s, past the 10 s deadline"):
+        await fetcher.fetch(server.url("/rss/cs.LG"), deadline=10.0)
+    assert len(server.hits) == 1
+    assert fake_time.sleeps == []
+
+
+# -- what is said ------------------------------------------------------------------------------
+
+
+async def test_the_log_gives_the_real_wait(
+    server: Server,
+    make_fetcher: Callable[..., Fetcher],
+    fake_time: FakeTime,
+    shared: Shared,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.routes["/rss/cs.LG"] = sequence(
+        serve_bytes(b"oops", status=500, content_type="text/plain"),
+        serve_bytes(shared(CS_LG).read_bytes()),
+    )
+    caplog.set_level(logging.WARNING, logger="feeds.fetch")
+    # The backoff would be 1.5 s, but the host's 3 s spacing decides.
+    await make_fetcher(min_interval=3.0, backoff_base=2.0).fetch(server.url("/rss/cs.LG"))
+    assert fake_time.sleeps == [pytest.approx(3.0)]
+    assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == [
+        f"{server.url('/rss/cs.LG')}: HTTP 500 Internal Server Error; attempt 1 of 5, "
+        "retrying in 3.0 s"
+    ]
+
+
+async def test_a_truncated_body_is_one_clean_line(
+    server: Server, make_fetcher: Callable[..., Fetcher]
+) -> None:
+    async def cut(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = RSS_TYPE
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b"<rss>" + b" " * 95)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    server.routes["/rss/cs.LG"] = cut
+    url = server.url("/rss/cs.LG")
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher(retries=1).fetch(url)
+    assert caught.value.reason == (
+        "the connection closed before the whole body arrived (got 100 of 1000 bytes) "
+        "(gave up after 2 attempts)"
+    )
+    assert len(server.hits) == 2
+    state = record_outcome(None, url, caught.value, FIXED_NOW)
+    assert state.last_error == caught.value.reason
+    assert "400" not in (state.last_error or "")
+
+
+async def test_errors_name_the_feed_without_its_query(
+    server: Server, make_fetcher: Callable[..., Fetcher]
+) -> None:
+    server.routes["/api/query"] = serve_bytes(b"oops", status=500, content_type="text/plain")
+    url = api_query_url(server.url("/api"), ["2401.01234"])
+    assert "?" in url
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher(retries=1).fetch(url)
+    assert "?" not in str(caught.value)
+    assert "id_list" not in str(caught.value)
+    assert caught.value.feed == server.url("/api/query")
+
+
+async def test_a_gzip_bomb_stops_at_the_cap(
+    server: Server, make_fetcher: Callable[..., Fetcher]
+) -> None:
+    bomb = gzip.compress(b"\0" * 20_000_000, compresslevel=9)
+    assert len(bomb) < 100_000
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": RSS_TYPE}
+        )
+
+    server.routes["/rss/bomb"] = handler
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher(max_bytes=1_000_000, retries=0).fetch(server.url("/rss/bomb"))
+    assert "exceeds the 1 MB limit" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "text", [None, "", "not json", "[1, 2]", '{"h": "yesterday"}', '{"h": "2026-04-27T12:00:00"}']
+)
+def test_unreadable_stored_backoffs_are_dropped(text: str | None) -> None:
+    assert load_backoffs(text) == {}

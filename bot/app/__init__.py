@@ -1,0 +1,41 @@
+"""The application core: the use cases both adapters (CLI, Discord) call, with their rules."""
+
+from bot.app.base import now_utc
+from bot.app.core import App
+from bot.app.curation import (
+    AddResult,
+    DecideResult,
+    NotACandidate,
+    SectionChange,
+    UnknownSection,
+    catalog_key,
+)
+from bot.app.digest import DigestData
+from bot.app.health import FeedHealth, HealthAlert
+from bot.app.learning import ModelStatus
+from bot.app.listing import ExportResult, ImportResult, read_text_file, write_text_file
+from bot.app.polling import FeedOutcome, PollReport
+from bot.app.publishing import PublishingOff, PublishResult
+
+__all__ = [
+    "AddResult",
+    "App",
+    "DecideResult",
+    "DigestData",
+    "ExportResult",
+    "FeedHealth",
+    "FeedOutcome",
+    "HealthAlert",
+    "ImportResult",
+    "ModelStatus",
+    "NotACandidate",
+    "PollReport",
+    "PublishResult",
+    "PublishingOff",
+    "SectionChange",
+    "UnknownSection",
+    "catalog_key",
+    "now_utc",
+    "read_text_file",
+    "write_text_file",
+]

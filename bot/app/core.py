@@ -1,0 +1,96 @@
+"""`App`: the use cases the CLI and the Discord adapter call, and nothing below them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot.app.curation import CurationMixin
+from bot.app.digest import DigestMixin
+from bot.app.health import HealthMixin
+from bot.app.learning import LearningMixin
+from bot.app.listing import ListingMixin
+from bot.app.polling import BACKOFFS, PollingMixin
+from bot.app.publishing import PublishingMixin
+from bot.settings import Settings
+from db.catalog import CatalogError
+from db.worker import AsyncCatalog
+from feeds.errors import PaperbotError
+from feeds.fetch import Fetcher, load_backoffs
+from feeds.ranking import Ranker
+from feeds.rules import RuleSet
+
+log = logging.getLogger(__name__)
+
+
+class CatalogOpenError(PaperbotError):
+    """The catalog file cannot be opened (a folder that cannot be made, not a catalog)."""
+
+
+class App(
+    PollingMixin,
+    CurationMixin,
+    ListingMixin,
+    PublishingMixin,
+    LearningMixin,
+    HealthMixin,
+    DigestMixin,
+):
+    """One process's application: settings, the catalog thread, the fetcher and the ranker.
+
+    Open it with `await App.open(settings)` (or `async with await App.open(...)`); close it
+    to stop the catalog thread, the HTTP session and any background task (a retrain).
+    """
+
+    @classmethod
+    async def open(cls, settings: Settings) -> App:
+        rules = RuleSet.load(settings.rules_path) if settings.rules_path else RuleSet.default()
+        path = settings.database_path
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogOpenError(f"{path}: cannot create its folder: {exc.strerror or exc}") from exc
+        try:
+            catalog = await AsyncCatalog.open(str(path))
+        except CatalogError:
+            raise
+        except OSError as exc:
+            raise CatalogOpenError(f"{path}: cannot open the catalog: {exc.strerror or exc}") from exc
+        try:
+            # Hosts that asked for a long pause (Retry-After) are still paused after a restart.
+            backoffs = load_backoffs(await catalog.meta_get(BACKOFFS))
+            fetcher = Fetcher(
+                user_agent=settings.user_agent,
+                timeout=settings.arxiv.timeout,
+                min_interval=settings.arxiv.min_interval,
+                retries=settings.arxiv.retries,
+                max_bytes=settings.arxiv.max_bytes,
+                backoffs=backoffs,
+            )
+        except BaseException:
+            await catalog.close()
+            raise
+        ranker = Ranker(
+            rules,
+            selection=settings.model.selection,
+            threshold=settings.model.threshold,
+            daily_budget=settings.model.daily_budget,
+        )
+        app = cls(settings, catalog, fetcher, ranker)
+        try:
+            await app.load_model()
+        except BaseException:
+            await app.close()
+            raise
+        return app
+
+    async def close(self) -> None:
+        await self.wait_tasks()
+        await self.fetcher.close()
+        await self.catalog.close()
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,341 @@
+"""Curation use cases: submit a paper, vote, decide, change a section, expire."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.app.listing import ListingMixin
+from bot.app.voting import judge
+from db.awesome import NewEntry, entry_key, match_section
+from db.catalog import Candidate, CatalogPaper, Tally
+from db.entries import compose_entry, preview_entry
+from db.types import AddedHow, VoteChoice
+from feeds.errors import FeedError, PaperbotError
+from feeds.fetch import api_query_url
+from feeds.ids import parse_arxiv_id
+from feeds.models import Match, Paper
+from feeds.parse import parse_feed
+
+log = logging.getLogger(__name__)
+
+_SPACES = re.compile(r"[\s_]+")
+RECHECK_DEADLINE = 15.0  # seconds for re-reading arXiv's metadata at approval
+
+
+class UnknownSection(PaperbotError, LookupError):
+    """A section name that is not one of the list's sections."""
+
+    def __init__(self, name: str, known: Collection[str]) -> None:
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        super().__init__(f"unknown section {shown!r} (sections: {', '.join(known) or 'none'})")
+        self.name = name
+        self.known = list(known)
+
+
+class NotACandidate(PaperbotError, LookupError):
+    """A key that is neither a candidate nor (where that would do) a catalog paper."""
+
+
+def section_key(name: str) -> str:
+    """How section names are compared: case, spacing and `&`/`and` forgiven."""
+    text = _SPACES.sub(" ", name.replace("&", " and ")).strip().casefold()
+    return text
+
+
+def catalog_key(text: str) -> str:
+    """The catalog key a person means: an arXiv id, or the key of a list entry's link."""
+    try:
+        return parse_arxiv_id(text)[0]
+    except PaperbotError:
+        pass
+    text = text.strip()
+    # An OpenReview (or other) link is keyed as the list importer keys it; anything else
+    # (openreview:…, url:…) is a key already and is looked up as given.
+    return entry_key(text) if "://" in text else text
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """A submission: the record it made (or found), and the ranking it got."""
+
+    record: Candidate | CatalogPaper
+    created: bool
+    match: Match
+
+    @property
+    def key(self) -> str:
+        record = self.record
+        if isinstance(record, Candidate):
+            return record.arxiv_id
+        return record.arxiv_id or record.key
+
+    @property
+    def status(self) -> str:
+        return "in the catalog" if isinstance(self.record, CatalogPaper) else self.record.status
+
+
+DecideKind = Literal["approved", "rejected", "unchanged", "listed"]
+
+
+@dataclass(frozen=True)
+class DecideResult:
+    """What a decision did. `listed`: the paper was already in the catalog (imported)."""
+
+    key: str
+    kind: DecideKind
+    status: str  # the candidate's status afterwards, or "listed"
+    section: str | None
+    added_how: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.kind in ("approved", "rejected")
+
+
+SectionTarget = Literal["candidate", "paper", "unchanged"]
+
+
+@dataclass(frozen=True)
+class SectionChange:
+    key: str
+    section: str
+    target: SectionTarget
+
+
+NameOf = Callable[[str], Awaitable[str]]
+
+
+class CurationMixin(ListingMixin):
+    _decisions_since_retrain: int = 0
+
+    # -- sections ----------------------------------------------------------------------
+
+    async def sections(self) -> list[str]:
+        """Every section a paper can go to: the list's own, once a list is imported.
+
+        Before any import, the rules' sections and those of papers already in the catalog.
+        """
+        context = await self.list_context()
+        if context is not None:
+            return context.sections
+        names = list(self.ranker.rules.sections)
+        seen = {section_key(n) for n in names}
+        stats = await self.catalog.stats()
+        for name in stats.papers_by_section:
+            if name and name != "(none)" and section_key(name) not in seen:
+                names.append(name)
+                seen.add(section_key(name))
+        return names
+
+    async def resolve_section(self, name: str | None) -> str | None:
+        """The section a person means (case and spacing forgiven); UnknownSection otherwise."""
+        if name is None or not name.strip():
+            return None
+        known = await self.sections()
+        found = match_section(name, known)
+        if found is None:
+            raise UnknownSection(name.strip(), known)
+        return found
+
+    # -- submissions -------------------------------------------------------------------
+
+    async def lookup_arxiv(self, text: str, *, deadline: float | None = None) -> Paper:
+        """Metadata of one paper from the arXiv API, given anything a person pastes."""
+        arxiv_id, _version = parse_arxiv_id(text)
+        url = api_query_url(self.settings.arxiv.api_base, [arxiv_id])
+        try:
+            fetched = await self.fetcher.fetch(url, deadline=deadline)
+        except FeedError as exc:
+            body = getattr(exc, "body", None)
+            if body:
+                # The API explains a refused id in an Atom error entry: surface its words.
+                await asyncio.to_thread(parse_feed, body, url)
+            raise
+        assert fetched.body is not None
+        parsed = await asyncio.to_thread(parse_feed, fetched.body, url)
+        for paper in parsed.papers:
+            if paper.arxiv_id == arxiv_id:
+                return paper
+        raise FeedError(url, f"arXiv has no paper {arxiv_id}")
+
+    async def add(self, text: str, submitted_by: str, source: str) -> AddResult:
+        """Look a paper up and make it a candidate whatever its score (someone asked for it).
+
+        A paper already known (a candidate in any state, or listed) is not looked up again.
+        """
+        arxiv_id = parse_arxiv_id(text)[0]
+        known: Candidate | CatalogPaper | None = await self.catalog.get_paper(arxiv_id)
+        if known is None:
+            known = await self.catalog.get_candidate(arxiv_id)
+        if known is not None:
+            return AddResult(known, False, Match(arxiv_id, 0.0, None))
+        paper = await self.lookup_arxiv(text)
+        (match,) = await asyncio.to_thread(self.ranker.rank, [paper])
+        record, created = await self.catalog.add_candidate(
+            paper, match, submitted_by, source, self.clock()
+        )
+        if created:
+            log.info("%s submitted by %s", paper.arxiv_id, submitted_by)
+        return AddResult(record, created, match)
+
+    # -- decisions ---------------------------------------------------------------------
+
+    async def decide(
+        self,
+        key: str,
+        approved: bool,
+        actor: str,
+        how: AddedHow,
+        *,
+        section: str | None = None,
+    ) -> DecideResult:
+        """Approve (into the catalog) or reject a candidate, by any adapter.
+
+        A paper already in the catalog but never a candidate (imported from the list) is
+        reported as listed when approved, and refused when rejected: there is no vote.
+        """
+        arxiv_id = catalog_key(key)
+        chosen = await self.resolve_section(section)
+        if await self.catalog.get_candidate(arxiv_id) is None:
+            listed = await self.catalog.get_paper(arxiv_id)
+            if listed is None:
+                raise NotACandidate(f"{arxiv_id} is not a candidate (nor in the catalog)")
+            if approved:
+                return DecideResult(arxiv_id, "listed", "listed", listed.section, listed.added_how)
+            raise NotACandidate(
+                f"{arxiv_id} is in the catalog, not a candidate: there is no vote to reject"
+            )
+        decision = await self.catalog.decide(
+            arxiv_id, approved, actor, how, self.clock(), section=chosen
+        )
+        if not decision.changed:
+            return DecideResult(arxiv_id, "unchanged", decision.status, decision.section)
+        log.info("%s %s by %s (%s)", arxiv_id, decision.status, actor, how)
+        if approved:
+            await self.complete_entry(arxiv_id)
+        self._note_decision()
+        kind: DecideKind = "approved" if approved else "rejected"
+        return DecideResult(arxiv_id, kind, decision.status, decision.section)
+
+    async def complete_entry(self, arxiv_id: str, *, recheck: bool = True) -> NewEntry | None:
+        """Write an approved paper's entry as the maintainer would: key words, digest, venue.
+
+        With `recheck`, arXiv's metadata is read again first (a paper may have been accepted
+        somewhere since it was announced); if arXiv cannot be reached, what the feed said
+        is used. Nothing happens before a list is imported or for a section it lacks.
+        """
+        context = await self.list_context()
+        paper = await self.catalog.get_paper(arxiv_id)
+        if context is None or paper is None or paper.added_how == AddedHow.IMPORT or not paper.section:
+            return None
+        candidate = await self.catalog.get_candidate(arxiv_id)
+        title, authors = paper.title, list(paper.authors)
+        abstract = paper.abstract or ""
+        comment = candidate.comment if candidate else None
+        journal_ref = candidate.journal_ref if candidate else None
+        if recheck:
+            try:
+                # Bounded: the decision is taken; a slow arXiv only delays the entry's text.
+                fresh = await self.lookup_arxiv(arxiv_id, deadline=RECHECK_DEADLINE)
+            except PaperbotError as exc:
+                log.info("%s: arXiv not re-checked (%s); the announced metadata is used", arxiv_id, exc)
+            else:
+                title, authors = fresh.title or title, list(fresh.authors) or authors
+                abstract = fresh.abstract or abstract
+                comment, journal_ref = fresh.comment, fresh.journal_ref
+        try:
+            entry = await asyncio.to_thread(
+                compose_entry, context.doc, paper.section, arxiv_id=arxiv_id, title=title,
+                authors=authors, abstract=abstract, comment=comment, journal_ref=journal_ref,
+                vocab=context.vocab,
+            )  # fmt: skip
+        except PaperbotError as exc:
+            log.info("%s: entry left plain: %s", arxiv_id, exc)
+            return None
+        await self.catalog.set_entry_text(
+            arxiv_id, digest=entry.digest, keywords=entry.keywords, venue=entry.venue,
+            code_url=entry.code_url, actor="paperbot", now=self.clock(),
+        )  # fmt: skip
+        return entry
+
+    async def entry_preview(self, candidate: Candidate) -> str | None:
+        """The exact lines approving `candidate` into its section would write (no network)."""
+        context = await self.list_context()
+        section = candidate.effective_section
+        if context is None or not section or match_section(section, context.sections) is None:
+            return None
+        try:
+            entry = await asyncio.to_thread(
+                compose_entry, context.doc, section, arxiv_id=candidate.arxiv_id,
+                title=candidate.title, authors=candidate.authors, abstract=candidate.abstract or "",
+                comment=candidate.comment, journal_ref=candidate.journal_ref, vocab=context.vocab,
+            )  # fmt: skip
+            return await asyncio.to_thread(preview_entry, context.doc, entry)
+        except PaperbotError:
+            return None
+
+    def _note_decision(self) -> None:
+        """Retrain the relevance model after every N decisions, in the background."""
+        model = self.settings.model
+        if not model.enabled:
+            return
+        self._decisions_since_retrain += 1
+        if self._decisions_since_retrain >= model.retrain_every:
+            self._decisions_since_retrain = 0
+            self.spawn(self.retrain_quietly(), name="paperbot-retrain")
+
+    async def retrain_quietly(self) -> None:
+        """Overridden by the learning mixin; a plain core has nothing to retrain."""
+        return None
+
+    async def set_section(self, key: str, section: str, actor: str) -> SectionChange:
+        """Set an open candidate's section, or move a catalog paper."""
+        name = await self.resolve_section(section)
+        if name is None:
+            raise UnknownSection(section, await self.sections())
+        arxiv_id = catalog_key(key)
+        target = await self.catalog.set_section(arxiv_id, name, actor, self.clock())
+        if target != "unchanged":
+            log.info("%s moved to %s by %s", arxiv_id, name, actor)
+        if target == "paper":
+            # Its key words follow the new section's vocabulary.
+            await self.complete_entry(arxiv_id, recheck=False)
+        return SectionChange(arxiv_id, name, target)
+
+    async def expire(self) -> list[str]:
+        expired = await self.catalog.expire(self.clock(), self.settings.discord.expire_days)
+        if expired:
+            log.info("expired %d candidate(s): %s", len(expired), ", ".join(expired))
+        return expired
+
+    # -- votes -------------------------------------------------------------------------
+
+    async def record_vote(
+        self, arxiv_id: str, user_id: str, choice: VoteChoice, present: bool
+    ) -> Tally:
+        return await self.catalog.set_vote(arxiv_id, user_id, choice, present, self.clock())
+
+    async def replace_votes(self, arxiv_id: str, votes: Mapping[str, set[VoteChoice]]) -> Tally:
+        return await self.catalog.replace_votes(arxiv_id, votes, self.clock())
+
+    async def judge_votes(
+        self, arxiv_id: str, tally: Tally, curators: Collection[str], name_of: NameOf
+    ) -> DecideResult | None:
+        """Decide if the votes say so (the caller serialises votes on one candidate)."""
+        d = self.settings.discord
+        verdict = judge(
+            tally.approve,
+            tally.reject,
+            curators,
+            approve_threshold=d.approve_threshold,
+            reject_threshold=d.reject_threshold,
+        )
+        if verdict is None:
+            return None
+        actor = await name_of(verdict.actor) if verdict.how == "curator" else "vote"
+        return await self.decide(arxiv_id, verdict.approved, actor, verdict.how)

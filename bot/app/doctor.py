@@ -1,0 +1,125 @@
+"""`paperbot doctor`: is this installation able to work? The catalog, feeds, model, list, repository."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.settings import Settings
+from db.maintenance import CatalogCheck, check_catalog
+from feeds.errors import PaperbotError
+
+Level = Literal["ok", "warning", "problem"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    what: str  # "catalog", "feed", "model", "list", "repository"
+    text: str
+
+
+@dataclass
+class Diagnosis:
+    findings: list[Finding] = field(default_factory=list)
+    catalog: CatalogCheck | None = None
+
+    def add(self, level: Level, what: str, text: str) -> None:
+        self.findings.append(Finding(level, what, text))
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "problem"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _catalog_findings(d: Diagnosis, check: CatalogCheck) -> None:
+    if not check.exists:
+        d.add("warning", "catalog", f"{check.path}: no catalog yet (any command creates it)")
+        return
+    for problem in check.problems:
+        d.add("problem", "catalog", problem)
+    if check.ok:
+        kind = "full integrity check" if check.full else "quick check"
+        counts = ", ".join(f"{n} {name}" for name, n in check.counts.items())
+        d.add("ok", "catalog", f"{check.path}: {kind} passed; schema {len(check.migrations)}"
+              f" migration(s); {counts}")  # fmt: skip
+    if check.pending:
+        d.add("warning", "catalog",
+              f"{check.path}: migrations {', '.join(check.pending)} not applied yet"
+              " (the next command applies them)")  # fmt: skip
+
+
+def _repository_findings(d: Diagnosis, settings: Settings) -> None:
+    repo = settings.publish_repo
+    if repo is None:
+        return
+    if shutil.which("git") is None:
+        d.add("problem", "repository", "git is not installed: paperbot publish needs it")
+        return
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        d.add("problem", "repository", f"{repo}: git did not answer: {exc}")
+        return
+    if top.returncode != 0:
+        d.add("problem", "repository", f"{repo}: not a git work tree ([publish] repo)")
+        return
+    readme = repo / settings.publish.readme
+    if not readme.is_file():
+        d.add("problem", "repository", f"{readme}: no such file in the repository ([publish] readme)")
+        return
+    d.add("ok", "repository", f"{repo}: a git work tree; publishes {settings.publish.readme}"
+          f" on {settings.publish.branch}")  # fmt: skip
+
+
+async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
+    """Every check; a damaged catalog is reported, never opened for writing."""
+    d = Diagnosis()
+    check = await asyncio.to_thread(check_catalog, settings.database_path, full=full)
+    d.catalog = check
+    _catalog_findings(d, check)
+    readme = settings.awesome_readme
+    if readme is not None and not readme.is_file():
+        d.add("problem", "list", f"{readme}: [catalog] awesome_readme does not exist")
+    await asyncio.to_thread(_repository_findings, d, settings)
+    if not check.ok or check.pending:
+        return d
+    from bot.app.core import App  # opened only on a healthy, current catalog
+
+    try:
+        async with await App.open(settings) as app:
+            for feed in await app.feed_health():
+                s = feed.state
+                if s is not None and s.consecutive_failures >= settings.health.max_failures:
+                    d.add("warning", "feed", f"{feed.url}: {s.consecutive_failures} failures in a row;"
+                          f" last error: {s.last_error}")  # fmt: skip
+                elif feed.configured:
+                    d.add("ok" if feed.healthy else "warning", "feed", f"{feed.url}: {feed.label}")
+            status = await app.model_status()
+            if not settings.model.enabled:
+                d.add("ok", "model", "the model is off ([model] enabled = false): rules alone")
+            elif status is None or status.version is None:
+                d.add("warning", "model", "no model trained yet: candidates are ranked by the rules alone")
+            else:
+                d.add("ok", "model", f"model v{status.version} trained {status.trained_at:%Y-%m-%d}"
+                      f" on {status.training_set} examples")  # fmt: skip
+            if status is not None and status.last_error:
+                d.add("warning", "model", f"last retrain failed: {status.last_error}")
+            stored = await app.catalog.current_list()
+            if stored is None and readme is None:
+                d.add("warning", "list", "no list imported yet: run paperbot import-awesome README.md")
+            elif stored is not None:
+                d.add("ok", "list", f"list imported from {stored.source} on {stored.imported_at:%Y-%m-%d}")
+    except PaperbotError as exc:
+        d.add("problem", "catalog", str(exc))
+    return d

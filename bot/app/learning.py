@@ -1,0 +1,137 @@
+"""Training the relevance model from the catalog's decisions, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.app.base import AppBase, Progress, quiet
+from db.types import CandidateStatus
+from feeds.errors import PaperbotError
+from feeds.relevance import Example, RelevanceModel
+
+log = logging.getLogger(__name__)
+
+LAST_ERROR = "model_last_error"
+LAST_ATTEMPT = "model_last_attempt_at"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What `paperbot model` and `/paper stats` show about the relevance model."""
+
+    version: int | None
+    trained_at: datetime | None
+    training_set: int | None
+    positives: int | None
+    rejected: int | None
+    background: int | None
+    sections: Any
+    flag_thresholds: Any
+    in_use: bool
+    last_error: str | None
+
+
+class LearningMixin(AppBase):
+    _retrain_lock: asyncio.Lock | None = None
+
+    async def load_model(self) -> None:
+        """Use the newest stored relevance model, if any and if enabled; keep rules otherwise."""
+        if not self.settings.model.enabled:
+            return
+        stored = await self.catalog.latest_model()
+        if stored is None:
+            return
+        try:
+            # A stored model is megabytes to decompress: off the loop, like training.
+            model = await asyncio.to_thread(RelevanceModel.from_bytes, stored.blob)
+        except PaperbotError as exc:
+            log.warning("stored model %s unusable, ranking with rules alone: %s", stored.version, exc)
+            return
+        self.ranker.model = model
+
+    async def gather_examples(self) -> list[Example]:
+        """Catalog papers are positives, rejections negatives, unflagged feed items background."""
+        catalog = self.catalog
+        examples: list[Example] = []
+        for paper in await catalog.papers():
+            if not paper.section:
+                continue
+            text = paper.abstract or paper.digest or ""
+            examples.append(Example(paper.key, paper.title, text, paper.section, "positive"))
+        for candidate in await catalog.candidates(status=CandidateStatus.REJECTED):
+            examples.append(
+                Example(candidate.arxiv_id, candidate.title, candidate.abstract or "", None, "negative")
+            )
+        for item in await catalog.background(self.settings.model.background_sample):
+            examples.append(Example(item.arxiv_id, item.title, item.abstract or "", None, "background"))
+        return examples
+
+    async def retrain(self, progress: Progress = quiet) -> RelevanceModel | None:
+        """Train, store and switch to a new model; on failure keep the previous one."""
+        if self._retrain_lock is None:
+            self._retrain_lock = asyncio.Lock()
+        if self._retrain_lock.locked():
+            progress("a retrain is already running")
+            return None
+        async with self._retrain_lock:
+            catalog = self.catalog
+            now = self.clock()
+            await catalog.meta_set(LAST_ATTEMPT, now.isoformat())
+            examples = await self.gather_examples()
+            progress(f"training on {len(examples)} examples")
+            latest = await catalog.model_info()
+            version = (latest.version + 1) if latest else 1
+            try:
+                model = await asyncio.to_thread(
+                    RelevanceModel.train, examples, now=now, version=version
+                )
+                blob = await asyncio.to_thread(model.to_bytes)
+            except PaperbotError as exc:
+                await catalog.meta_set(LAST_ERROR, f"{now.isoformat()}: {exc}")
+                log.warning("retrain failed, keeping the previous model: %s", exc)
+                progress(f"retrain failed, keeping the previous model: {exc}")
+                return None
+            except Exception as exc:  # a bug in training must not take the bot down
+                await catalog.meta_set(LAST_ERROR, f"{now.isoformat()}: {type(exc).__name__}: {exc}")
+                log.exception("retrain crashed, keeping the previous model")
+                return None
+            stored = await catalog.save_model(blob, model.n_train, model.metrics, now)
+            model.version = stored
+            await catalog.meta_set(LAST_ERROR, "")
+            if self.settings.model.enabled:
+                self.ranker.model = model
+            log.info("model v%d trained on %d examples", stored, model.n_train)
+            progress(f"model v{stored} trained on {model.n_train} examples")
+            return model
+
+    async def retrain_quietly(self) -> None:
+        if self.settings.model.enabled:
+            await self.retrain()
+
+    async def model_status(self) -> ModelStatus | None:
+        """The stored model's description (without loading it), or None when there is none."""
+        info = await self.catalog.model_info()
+        last_error = await self.catalog.meta_get(LAST_ERROR) or None
+        if info is None:
+            if last_error is None:
+                return None
+            return ModelStatus(None, None, None, None, None, None, None, None, False, last_error)
+        model = self.ranker.model
+        in_use = model is not None and model.version == info.version
+        metrics = info.metrics
+        return ModelStatus(
+            version=info.version,
+            trained_at=info.trained_at,
+            training_set=info.n_train,
+            positives=metrics.get("n_positive"),
+            rejected=metrics.get("n_negative"),
+            background=metrics.get("n_background"),
+            sections=metrics.get("sections"),
+            flag_thresholds=metrics.get("flag_thresholds"),
+            in_use=in_use and self.settings.model.enabled,
+            last_error=last_error,
+        )

@@ -1,0 +1,198 @@
+"""The list use cases: import the maintainer's README, export it with approved papers inserted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.app.base import AppBase
+from db.awesome import (
+    AwesomeDoc,
+    InsertOutcome,
+    NewEntry,
+    insert_entries,
+    match_section,
+    parse_awesome,
+    render_list,
+)
+from db.catalog import CatalogPaper, ImportReport
+from db.keywords import Vocabulary, vocabulary
+from feeds.errors import PaperbotError
+from feeds.ids import id_year_month
+
+log = logging.getLogger(__name__)
+
+
+class ListFileError(PaperbotError):
+    """A README that cannot be read or written."""
+
+
+def read_text_file(path: Path) -> str:
+    """A README's text exactly as stored (bytes decoded, so CRLF stays CRLF)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ListFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ListFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def write_text_file(path: Path, text: str) -> None:
+    """Replace a file atomically: a crash leaves the old file, never half of the new one."""
+    tmp = path.with_name(path.name + ".paperbot-tmp")
+    try:
+        tmp.write_bytes(text.encode("utf-8"))
+        tmp.replace(path)
+    except OSError as exc:
+        raise ListFileError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+@dataclass(frozen=True)
+class ListContext:
+    """The imported README, parsed, with its key-word vocabulary (built once per version)."""
+
+    doc: AwesomeDoc
+    vocab: Vocabulary
+    sha256: str
+    source: str
+
+    @property
+    def sections(self) -> list[str]:
+        return [s.name for s in self.doc.paper_sections]
+
+
+def _context(text: str, sha256: str, source: str) -> ListContext:
+    doc = parse_awesome(text)
+    return ListContext(doc, vocabulary(doc), sha256, source)
+
+
+@dataclass
+class ImportResult:
+    doc: AwesomeDoc
+    report: ImportReport
+    removed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each, for the person importing
+
+
+@dataclass
+class ExportResult:
+    """The list with approved papers inserted, what was inserted, and the text it started from."""
+
+    text: str
+    original: str
+    outcomes: list[InsertOutcome] = field(default_factory=list)
+    source: str | None = None  # where the original came from (a file, the imported README)
+
+    @property
+    def inserted(self) -> list[InsertOutcome]:
+        return [o for o in self.outcomes if o.inserted]
+
+
+def _first_sentences(abstract: str | None, limit: int = 400) -> str | None:
+    if not abstract:
+        return None
+    if len(abstract) <= limit:
+        return abstract
+    cut = abstract[:limit]
+    end = cut.rfind(". ")
+    return cut[: end + 1] if end > 100 else cut.rsplit(" ", 1)[0] + " …"
+
+
+def entry_for(paper: CatalogPaper) -> NewEntry:
+    """A catalog paper as the awesome-list writer wants it."""
+    year = paper.year
+    if paper.arxiv_id:
+        year = id_year_month(paper.arxiv_id)[0]
+    return NewEntry(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        authors=list(paper.authors),
+        section=paper.section,
+        year=year,
+        paper_url=paper.paper_url or (f"https://arxiv.org/abs/{paper.arxiv_id}"),
+        code_url=paper.code_url,
+        venue=paper.venue,
+        digest=paper.digest or _first_sentences(paper.abstract),
+        keywords=list(paper.keywords or []),
+    )
+
+
+class ListingMixin(AppBase):
+    _list_cache: ListContext | None = None
+
+    async def list_context(self) -> ListContext | None:
+        """The imported README (None before the first import), parsed once per version."""
+        stored = await self.catalog.current_list()
+        if stored is None:
+            return None
+        cached = self._list_cache
+        if cached is None or cached.sha256 != stored.sha256:
+            cached = await asyncio.to_thread(_context, stored.text, stored.sha256, stored.source)
+            self._list_cache = cached
+            self._list_changed(cached)
+        return cached
+
+    def _list_changed(self, context: ListContext) -> None:
+        """Hook for the parts that follow the list's sections (the ranker)."""
+        return None
+
+    async def import_list(self, text: str, source: str, actor: str = "import") -> ImportResult:
+        """Read an awesome-list README into the catalog (idempotent), keeping its text.
+
+        Importing a newer README reconciles: the list wins. New entries come in; an entry's
+        section, title, digest… are the README's; entries the maintainer removed leave the
+        catalog (approved papers too, once a README had them); approved papers the README
+        does not have yet stay, and the next export inserts them.
+        """
+        doc = await asyncio.to_thread(parse_awesome, text)
+        if not doc.entries:
+            raise ListFileError(f"{source}: no paper entries found: not an awesome list of papers")
+        previous = await self.catalog.current_list()
+        before: set[str] = set()
+        if previous is not None:
+            old = await asyncio.to_thread(parse_awesome, previous.text)
+            before = {e.key for e in old.entries}
+        report = await self.catalog.import_entries(doc.entries, actor, self.clock())
+        keys = {e.key for e in doc.entries}
+        removed = await self.catalog.remove_imported(keys, actor, self.clock(), withdrawn=before)
+        await self.catalog.save_list(text, source, self.clock())
+        context = await self.list_context()
+        notes: list[str] = []
+        if context is not None:
+            missing = [n for n in self.ranker.rules.sections
+                       if match_section(n, context.sections) is None]  # fmt: skip
+            if missing:
+                notes.append("the rules name sections this list does not have (their keywords are"
+                             f" not used): {', '.join(missing)}")  # fmt: skip
+        log.info(
+            "imported %s: %d entries, %d added, %d updated, %d removed", source,
+            len(doc.entries), len(report.added), len(report.updated), len(removed),
+        )  # fmt: skip
+        return ImportResult(doc, report, removed, notes)
+
+    async def export_list(self, readme: Path | None = None) -> ExportResult:
+        """The list with approved papers not yet in it inserted where the maintainer would.
+
+        Into `readme` when given (else the configured README), else into the README kept at
+        import; with neither, the whole list rendered from the catalog.
+        """
+        papers = await self.catalog.papers()
+        target = readme or self.settings.awesome_readme
+        if target is not None:
+            original = await asyncio.to_thread(read_text_file, target)
+            source: str | None = str(target)
+        else:
+            stored = await self.catalog.current_list()
+            if stored is None:
+                entries = [entry_for(p) for p in papers]
+                order = list(dict.fromkeys([*self.ranker.rules.sections,
+                                            *(e.section for e in entries if e.section)]))  # fmt: skip
+                title = self.settings.catalog.list_title
+                text = await asyncio.to_thread(render_list, title, "", order, entries)
+                return ExportResult(text, "", [], None)
+            original, source = stored.text, stored.source
+        approved = [entry_for(p) for p in papers if p.added_how != "import" and p.arxiv_id]
+        text, outcomes = await asyncio.to_thread(insert_entries, original, approved)
+        return ExportResult(text, original, list(outcomes), source)

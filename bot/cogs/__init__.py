@@ -1,1 +1,0 @@
-"""discord.py cogs: review/voting, slash commands, digest and health."""

@@ -1,0 +1,1 @@
+"""The Discord adapter: the only part of paperbot that imports discord."""

@@ -1,0 +1,291 @@
+"""The discord.py client: start-up checks, command sync, the review service and its cogs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import App, PollReport
+from bot.discord.cogs.paper import PaperCommands
+from bot.discord.cogs.review import ReviewCog
+from bot.discord.notices import Notices
+from bot.discord.review import ReviewService
+from feeds.errors import PaperbotError
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(PaperbotError):
+    """The bot cannot work in the configured guild (channel, permission, role)."""
+
+
+def apply_endpoints(api_base: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at a proxy or a Discord-compatible server instead of discord.com."""
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def intents() -> discord.Intents:
+    # No privileged intent: reactions carry the reacting member, and slash commands carry
+    # their text, so neither members nor message content is needed.
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.guild_reactions = True
+    return wanted
+
+
+REQUIRED_PERMISSIONS = (
+    "view_channel",
+    "send_messages",
+    "embed_links",
+    "attach_files",
+    "add_reactions",
+    "read_message_history",
+)
+THREAD_PERMISSIONS = ("create_public_threads", "send_messages_in_threads")
+# The admin channel only receives feed-health alerts.
+ADMIN_PERMISSIONS = ("view_channel", "send_messages")
+
+# Login, gateway handshake and the guild's arrival normally take seconds; this bounds a
+# hung start-up, on top of the configurable wait after the last GUILD_CREATE.
+READY_TIMEOUT = 60.0
+
+
+class PaperBot(commands.Bot):
+    """One process: this client owns the loop; the scheduler's jobs run on it too.
+
+    It builds and owns the review service and the notices; cogs get them at construction.
+    To the scheduler it is the front end: `ready`, `after_poll`, `after_expire`, `post_digest`.
+    """
+
+    def __init__(self, app: App, *, on_started: Callable[[], None] | None = None) -> None:
+        settings = app.settings
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            # How long discord.py waits for further GUILD_CREATEs before declaring itself
+            # ready; the bot lives in one guild, so a short wait is enough.
+            guild_ready_timeout=settings.discord.guild_ready_timeout,
+        )
+        self.app = app
+        self.settings = settings
+        self.review = ReviewService(self, app)
+        self.notices = Notices(self, app)
+        self._on_started = on_started
+        self.startup_error: str | None = None
+        self.ready_checked = asyncio.Event()  # start-up checks passed
+        self.started = asyncio.Event()  # reconciled, pending posts made, scheduler running
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def guild_id(self) -> int:
+        return self.settings.discord.guild_id
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A background task that is kept (not garbage-collected mid-run) and awaited on close."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- start-up ----------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(ReviewCog(self.review))
+        await self.add_cog(PaperCommands(self.app, self.review, self.notices))
+        self.tree.error(self.on_app_command_error)
+        if self.guild_id:
+            guild = discord.Object(id=self.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.Forbidden as exc:
+                # A wrong guild id, or an invite without the applications.commands scope.
+                raise StartupError(
+                    f"cannot register the slash commands in guild {self.guild_id} ({exc.text}):"
+                    " check [discord] guild_id, and invite the bot with the README's link"
+                    " (scopes bot and applications.commands)"
+                ) from exc
+            log.info("synced %d command(s) to guild %s", len(synced), self.guild_id)
+        self._spawn(self._after_ready(), name="paperbot-startup")
+
+    async def _after_ready(self) -> None:
+        timeout = READY_TIMEOUT + self.settings.discord.guild_ready_timeout
+        try:
+            await asyncio.wait_for(self.wait_until_ready(), timeout=timeout)
+            await self.check_guild()
+        except TimeoutError:
+            await self._fail(f"the gateway was not ready within {timeout:g} s")
+            return
+        except StartupError as exc:
+            await self._fail(str(exc))
+            return
+        self.ready_checked.set()
+        try:
+            await self.review.reconcile()
+            if not self.settings.arxiv.poll_on_start:
+                # Otherwise the poll on start posts them: one cycle, one max_posts_per_poll.
+                await self.review.post_pending()
+        except (discord.HTTPException, PaperbotError) as exc:
+            # The scheduled polls retry posting; reconcile runs again on the next start.
+            log.warning("start-up reconcile/post incomplete: %s", exc)
+        if self._on_started is not None:
+            self._on_started()
+        self.started.set()
+        log.info("bot ready in guild %s", self.guild_id)
+
+    async def on_ready(self) -> None:
+        """A new gateway session after the first one: events in the gap are lost, so recount.
+
+        A resumed session replays what it missed and dispatches `on_resumed`, not this.
+        """
+        if not self.started.is_set():
+            return
+        log.info("new gateway session: reconciling open candidates")
+        # A task of our own, so close() can wait for it instead of cutting its HTTP calls.
+        await asyncio.shield(self._spawn(self._reconcile(), name="paperbot-reconcile"))
+
+    async def _reconcile(self) -> None:
+        try:
+            await self.review.reconcile()
+        except (discord.HTTPException, PaperbotError) as exc:
+            log.warning("reconcile after reconnect incomplete: %s", exc)
+
+    async def close(self) -> None:
+        """Stop after the vote handlers under way have recorded their votes and edited posts."""
+        if not self.is_closed():
+            await self.review.drain(timeout=5.0)
+            await self.review.drain_tasks(timeout=5.0)
+        current = asyncio.current_task()
+        pending = {t for t in self._tasks if t is not current and not t.done()}
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=5.0)
+            for task in late:
+                task.cancel()
+        await super().close()
+
+    async def _fail(self, message: str) -> None:
+        self.startup_error = message
+        log.error("cannot start: %s", message)
+        await self.close()
+
+    async def check_guild(self) -> None:
+        """Every start-up fact the bot depends on, each failing with one clear line."""
+        d = self.settings.discord
+        if not d.guild_id or not d.review_channel_id:
+            raise StartupError("set [discord] guild_id and review_channel_id in the config file")
+        guild = self.get_guild(d.guild_id)
+        if guild is None:
+            raise StartupError(
+                f"guild {d.guild_id} is not visible to the bot: invite it with the README's link"
+            )
+        review = REQUIRED_PERMISSIONS + (THREAD_PERMISSIONS if d.open_threads else ())
+        channels = [("review", d.review_channel_id, review)]
+        channels += [(f"{section!r} review", int(cid), review) for section, cid in d.section_channels.items()]
+        if d.admin_channel_id:
+            channels.append(("admin", d.admin_channel_id, ADMIN_PERMISSIONS))
+        for name, channel_id, wanted in channels:
+            channel = guild.get_channel(channel_id)
+            if channel is None:
+                raise StartupError(f"{name} channel {channel_id} does not exist in {guild.name}"
+                                   " (or the bot cannot see it)")  # fmt: skip
+            if not isinstance(channel, discord.TextChannel):
+                raise StartupError(f"{name} channel {channel_id} is not a text channel in {guild.name}")
+            perms = channel.permissions_for(guild.me)
+            missing = [p for p in wanted if not getattr(perms, p)]
+            if missing:
+                raise StartupError(
+                    f"missing permission(s) in #{channel.name}: {', '.join(missing)}"
+                )
+
+    async def serve(self, token: str, stop: asyncio.Event) -> int:
+        """Run until `stop` is set or the connection ends; 0 on a clean stop, 1 when start-up failed."""
+        runner = asyncio.create_task(self.start(token), name="paperbot-discord")
+        stopper = asyncio.create_task(stop.wait(), name="paperbot-stop")
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if runner not in done:
+            return 0
+        exc = runner.exception()
+        if isinstance(exc, StartupError):
+            self.startup_error = str(exc)
+            return 1
+        if isinstance(exc, discord.LoginFailure):
+            raise PaperbotError("Discord refused the token (DISCORD_TOKEN)") from exc
+        if isinstance(exc, discord.PrivilegedIntentsRequired):
+            raise PaperbotError("Discord requires an intent the application lacks") from exc
+        if exc is not None:
+            raise PaperbotError(f"the Discord connection failed: {exc}") from exc
+        return 1 if self.startup_error else 0
+
+    # -- the front end the scheduler talks to ---------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.ready_checked.is_set() and not self.is_closed()
+
+    async def after_poll(self, report: PollReport) -> None:
+        """Refresh the posts of updated papers, post what waits, send due health alerts.
+
+        Each step on its own: Discord refusing one does not skip the others.
+        """
+        steps: list[tuple[str, Callable[[], Coroutine[Any, Any, Any]]]] = [
+            ("refresh updated posts",
+             lambda: self.review.refresh_all(report.stored.updated if report.stored else [])),
+            ("post candidates", self.review.post_pending),
+            ("send feed-health alerts", self.notices.send_alerts),
+        ]  # fmt: skip
+        for what, step in steps:
+            try:
+                await step()
+            except (discord.HTTPException, PaperbotError) as exc:
+                log.warning("after the poll, could not %s: %s", what, exc)
+
+    async def after_expire(self, expired: list[str]) -> None:
+        await self.review.refresh_all(expired)
+
+    async def post_digest(self) -> None:
+        await self.notices.post_digest()
+
+    # -- errors ------------------------------------------------------------------------
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """A listener failed: one log record naming the event, with the traceback."""
+        log.error("event %s failed:\n%s", event_method, traceback.format_exc().rstrip())
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Short words to the user, details to the log; never a traceback in a channel."""
+        original = getattr(error, "original", error)
+        if isinstance(original, app_commands.CheckFailure):
+            message = str(original) or "You are not allowed to use this command."
+        elif isinstance(original, PaperbotError):
+            message = str(original)
+        else:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.error("command %s failed", name, exc_info=original)
+            message = "Something went wrong on my side; the maintainers can see the details in the log."
+        message = message if len(message) <= 1900 else message[:1899] + "…"
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user about an error", exc_info=True)

@@ -1,0 +1,331 @@
+"""The `/paper …` slash commands: search, show, recent, stats, add, section, export, digest, feeds."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import App, catalog_key
+from bot.discord.embeds import (
+    COLOUR_OPEN,
+    FIELD_VALUE_LIMIT,
+    candidate_embed,
+    escape,
+    feed_lines,
+    fit_embed,
+    short_authors,
+    truncate,
+    view_of,
+)
+from bot.discord.members import is_curator
+from bot.discord.notices import Notices
+from bot.discord.review import ReviewService
+from feeds.errors import PaperbotError
+from feeds.ids import parse_arxiv_id
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 5
+QUERY_MAX = 1000  # Discord allows 6000; nobody types more, and FTS caps the tokens anyway
+
+class SearchInputError(PaperbotError):
+    """Slash-command text that cannot be a search filter."""
+
+
+def parse_years(text: str | None) -> tuple[int | None, int | None]:
+    """`2019`, `2018-2020`, `2018-` or `-2020`."""
+    if not text:
+        return None, None
+    raw = text.strip()
+    try:
+        if "-" in raw:
+            low, _, high = raw.partition("-")
+            return (int(low) if low.strip() else None, int(high) if high.strip() else None)
+        return int(raw), int(raw)
+    except ValueError:
+        raise SearchInputError(
+            f"year must look like 2019 or 2018-2020, not {truncate(raw, 40)!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    section: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    author: str | None = None
+
+
+SearchShow = Callable[[str, SearchFilters, int], Coroutine[Any, Any, tuple[discord.Embed, int]]]
+
+
+class SearchPager(discord.ui.View):
+    """Previous/next buttons over one search; anyone may page, results are re-queried."""
+
+    def __init__(self, show: SearchShow, query: str, filters: SearchFilters, total: int) -> None:
+        super().__init__(timeout=600)
+        self.show = show
+        self.query = query
+        self.filters = filters
+        self.total = total
+        self.page = 0
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        self.previous.disabled = self.page == 0
+        self.next.disabled = (self.page + 1) * PAGE_SIZE >= self.total
+
+    async def _show(self, interaction: discord.Interaction) -> None:
+        embed, total = await self.show(self.query, self.filters, self.page)
+        self.total = total
+        self._sync_buttons()
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id="paper:search:prev")
+    async def previous(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
+        self.page = max(0, self.page - 1)
+        await self._show(interaction)
+
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary, custom_id="paper:search:next")
+    async def next(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
+        self.page += 1
+        await self._show(interaction)
+
+
+class PaperCommands(commands.GroupCog, group_name="paper", group_description="The paper catalog"):
+    def __init__(self, app: App, review: ReviewService, notices: Notices) -> None:
+        self.app = app
+        self.catalog = app.catalog
+        self.review = review
+        self.notices = notices
+        super().__init__()
+
+    def _require_curator(self, interaction: discord.Interaction) -> None:
+        if not is_curator(interaction.user, self.app.settings.discord.curator_role):
+            raise app_commands.CheckFailure("Only curators can use this command.")
+
+    async def section_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        current = current.lower()
+        names = await self.app.sections()
+        return [app_commands.Choice(name=s, value=s) for s in names if current in s.lower()][:25]
+
+    # -- search ------------------------------------------------------------------------
+
+    async def search_embed(
+        self, query: str, filters: SearchFilters, page: int
+    ) -> tuple[discord.Embed, int]:
+        result = await self.catalog.search(
+            query,
+            section=filters.section,
+            year_from=filters.year_from,
+            year_to=filters.year_to,
+            author=filters.author,
+            limit=PAGE_SIZE,
+            offset=page * PAGE_SIZE,
+        )
+        title = truncate(f"Search: {' '.join(query.split())}", 256)
+        embed = discord.Embed(title=title, colour=COLOUR_OPEN)
+        if not result.hits:
+            embed.description = "No papers match." if page == 0 else "No more results."
+        for n, hit in enumerate(result.hits, page * PAGE_SIZE + 1):
+            p = hit.paper
+            url = p.paper_url or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else "")
+            lines = [short_authors(p.authors, 200)]
+            meta = " · ".join(str(x) for x in (p.section, p.year, p.venue) if x)
+            if meta:
+                lines.append(escape(meta))
+            if url:
+                lines.append(f"[{p.arxiv_id or 'paper'}]({url})")
+            embed.add_field(
+                name=truncate(f"{n}. {' '.join(p.title.split())}", 256),
+                value=truncate("\n".join(lines), FIELD_VALUE_LIMIT),
+                inline=False,
+            )
+        pages = max(1, -(-result.total // PAGE_SIZE))
+        shown = f"{result.total}+" if result.total_capped else str(result.total)
+        embed.set_footer(text=f"{shown} result(s) · page {page + 1}/{pages}")
+        return fit_embed(embed), result.total
+
+    @app_commands.command(name="search", description="Search the catalog")
+    @app_commands.describe(
+        query="Words to look for", section="Only this section", year="A year or a range like 2018-2020",
+        author="Only papers with this author",
+    )
+    @app_commands.autocomplete(section=section_autocomplete)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 6000],
+        section: str | None = None,
+        year: str | None = None,
+        author: str | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        year_from, year_to = parse_years(year)
+        filters = SearchFilters(
+            section=await self.app.resolve_section(section),
+            year_from=year_from,
+            year_to=year_to,
+            author=author[:200] if author else None,
+        )
+        query = query[:QUERY_MAX]
+        embed, total = await self.search_embed(query, filters, 0)
+        if total > PAGE_SIZE:
+            await interaction.followup.send(
+                embed=embed, view=SearchPager(self.search_embed, query, filters, total)
+            )
+        else:
+            await interaction.followup.send(embed=embed)
+
+    # -- one paper, recent, stats ------------------------------------------------------------
+
+    @app_commands.command(name="show", description="Show one paper of the catalog or a candidate")
+    @app_commands.describe(id="arXiv id or URL")
+    async def show(self, interaction: discord.Interaction, id: str) -> None:
+        await interaction.response.defer(thinking=True)
+        key = catalog_key(id[:300])
+        paper = await self.catalog.get_paper(key)
+        if paper is not None:
+            embed = discord.Embed(
+                title=truncate(" ".join(paper.title.split()), 256),
+                url=paper.paper_url or None,
+                colour=COLOUR_OPEN,
+                description=truncate(escape(paper.digest or paper.abstract or ""), 1500) or None,
+            )
+            embed.add_field(name="Authors", value=short_authors(paper.authors, 500), inline=False)
+            embed.add_field(name="Section", value=escape(paper.section or "-"))
+            embed.add_field(name="Year", value=str(paper.year or "-"))
+            if paper.venue:
+                embed.add_field(name="Venue", value=truncate(escape(paper.venue), 200))
+            if paper.code_url:
+                embed.add_field(name="Code", value=truncate(paper.code_url, 500), inline=False)
+            await interaction.followup.send(embed=fit_embed(embed))
+            return
+        candidate = await self.catalog.get_candidate(key)
+        if candidate is None:
+            raise PaperbotError(f"{truncate(id, 80)} is neither in the catalog nor a candidate")
+        tally = await self.catalog.tally(candidate.arxiv_id)
+        await interaction.followup.send(embed=candidate_embed(view_of(candidate, tally)))
+
+    @app_commands.command(name="recent", description="The papers added to the catalog most recently")
+    async def recent(
+        self, interaction: discord.Interaction, n: app_commands.Range[int, 1, 25] = 5
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        papers = await self.catalog.recent(n)
+        embed = discord.Embed(title=f"{len(papers)} most recent paper(s)", colour=COLOUR_OPEN)
+        if not papers:
+            embed.description = "The catalog is empty."
+        for p in papers:
+            url = p.paper_url or ""
+            embed.add_field(
+                name=truncate(" ".join(p.title.split()), 256),
+                value=truncate(f"{escape(p.section or '-')} · {p.year or '?'} · {url}", FIELD_VALUE_LIMIT),
+                inline=False,
+            )
+        await interaction.followup.send(embed=fit_embed(embed))
+
+    @app_commands.command(name="stats", description="Catalog by section, open candidates, feed health")
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        stats = await self.catalog.stats()
+        feeds = await self.app.feed_health()
+        embed = discord.Embed(title="paperbot statistics", colour=COLOUR_OPEN)
+        lines = [f"{escape(str(s))}: {n}" for s, n in stats.papers_by_section.items()] or ["empty"]
+        embed.add_field(name=f"Catalog ({stats.papers})", value=truncate("\n".join(lines), 1024), inline=False)
+        embed.add_field(
+            name="Candidates",
+            value=truncate(
+                "\n".join(f"{k}: {v}" for k, v in stats.candidates_by_status.items()) or "none", 1024
+            ),
+            inline=False,
+        )
+        embed.add_field(name="Feeds", value=truncate(feed_lines(feeds), 1024), inline=False)
+        await interaction.followup.send(embed=fit_embed(embed))
+
+    # -- contributing ------------------------------------------------------------------
+
+    @app_commands.command(name="add", description="Submit an arXiv paper for a vote")
+    @app_commands.describe(id_or_url="An arXiv id like 2401.01234 or an arxiv.org link")
+    async def add(self, interaction: discord.Interaction, id_or_url: app_commands.Range[str, 1, 300]) -> None:
+        parse_arxiv_id(id_or_url)  # a bad id is refused before we spend an API call on it
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        submitter = interaction.user.display_name
+        result = await self.app.add(id_or_url, submitter, f"add:{interaction.user.id}")
+        if result.created:
+            # Posted now, not ranked behind the feed's waiting candidates: someone asked.
+            await self.review.post_one(result.key)
+            text = f"Submitted **{escape(result.record.title)}** ({result.key}) for a vote."
+        else:
+            text = f"{result.key} is already known ({result.status})."
+        await interaction.followup.send(truncate(text, 1900), ephemeral=True)
+
+    @app_commands.command(name="section", description="Curators: change a paper's section")
+    @app_commands.autocomplete(section=section_autocomplete)
+    async def section(self, interaction: discord.Interaction, id: str, section: str) -> None:
+        self._require_curator(interaction)
+        # Papers imported from the list may have no arXiv id (OpenReview): keyed by their link.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        change = await self.app.set_section(id[:500], section, interaction.user.display_name)
+        # The user hears back now; the post follows when the channel's edit bucket allows.
+        text = f"{change.key} → {escape(change.section)}"
+        if change.target == "unchanged":
+            text += " (it was already there)"
+        await interaction.followup.send(text, ephemeral=True)
+        self.review.refresh_later(change.key)
+
+    @app_commands.command(name="export", description="The awesome list with approved papers inserted")
+    async def export(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        result = await self.app.export_list()
+        if result.source is None:
+            summary = "The whole list, rendered from the catalog."
+        else:
+            diff = list(difflib.unified_diff(
+                result.original.splitlines(), result.text.splitlines(), lineterm="", n=0
+            ))  # fmt: skip
+            added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
+            summary = f"{len(result.inserted)} paper(s) inserted, {added} line(s) added."
+            titles = [f"• <https://arxiv.org/abs/{o.key}>" for o in result.inserted]
+            if titles:
+                summary += "\n" + "\n".join(titles[:15])
+        file = discord.File(io.BytesIO(result.text.encode("utf-8")), filename="README.md")
+        await interaction.followup.send(truncate(summary, 1900), file=file)
+
+    @app_commands.command(name="publish", description="Curators: commit approved papers to the list's repository")
+    async def publish(self, interaction: discord.Interaction) -> None:
+        self._require_curator(interaction)
+        # A fetch or a push can take seconds: acknowledge first, within Discord's 3 s.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.app.publish()
+        report = result.report
+        lines = [f"{len(report.commits)} commit(s) on `{report.branch}`"
+                 + (f", pushed to {report.remote}" if report.pushed else "")
+                 + f"; {len(report.unchanged)} already in the README."]  # fmt: skip
+        lines += [f"• {escape(c.message)}" for c in report.commits[:15]]
+        lines += [f"skipped: {escape(r)}" for r in result.skipped[:5]]
+        await interaction.followup.send(truncate("\n".join(lines), 1900), ephemeral=True)
+
+    @app_commands.command(name="digest", description="Curators: post the digest now")
+    async def digest(self, interaction: discord.Interaction) -> None:
+        self._require_curator(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sent = await self.notices.post_digest(force=True)
+        await interaction.followup.send(f"Digest posted ({sent} message(s)).", ephemeral=True)
+
+    @app_commands.command(name="feeds", description="Curators: health of every feed")
+    async def feeds(self, interaction: discord.Interaction) -> None:
+        self._require_curator(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        feeds = await self.app.feed_health()
+        await interaction.followup.send(truncate(feed_lines(feeds), 1900), ephemeral=True)

@@ -1,0 +1,140 @@
+"""The catalog's connection and the helpers every domain of it shares (writes, audit, errors)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlite_utils import Database
+
+from db.catalog.records import _dump, _ts
+from db.errors import NotFound, storage_error
+from db.schema import connect, immediate, migrate, retry_locked
+from db.types import AuditAction
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound="CatalogBase")
+
+
+def storage_errors(method: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
+    """Turn a sqlite3 error escaping a public catalog method into a CatalogError naming the file."""
+
+    def wrapper(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from exc
+
+    functools.update_wrapper(wrapper, method)
+    wrapper.__catalog_public__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class CatalogBase:
+    """The open connection; the domain mixins of `Catalog` build on it."""
+
+    path: str
+    db: Database
+    conn: sqlite3.Connection
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        try:
+            self.db = retry_locked(lambda: self._open(self.path))
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from exc
+        self.conn = self.db.conn
+
+    @staticmethod
+    def _open(path: str) -> Database:
+        db = connect(path)
+        try:
+            db.conn.row_factory = sqlite3.Row
+            migrate(db)
+        except BaseException:
+            db.conn.close()
+            raise
+        return db
+
+    @storage_errors
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- small helpers ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction holding the write lock from its start (see schema.immediate)."""
+        with immediate(self.db):
+            yield
+
+    def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def _all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def _insert(self, table: str, values: Mapping[str, Any]) -> None:
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(values.values()))
+
+    def _update(self, table: str, key: str, key_value: Any, values: Mapping[str, Any]) -> None:
+        if not values:
+            return
+        sets = ", ".join(f"{name} = ?" for name in values)
+        self.conn.execute(
+            f"UPDATE {table} SET {sets} WHERE {key} = ?", [*values.values(), key_value]
+        )
+
+    def _audit(
+        self,
+        now: datetime,
+        arxiv_id: str | None,
+        action: AuditAction,
+        actor: str | None,
+        how: str | None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._insert(
+            "audit",
+            {
+                "at": _ts(now),
+                "arxiv_id": arxiv_id,
+                "action": str(action),
+                "actor": actor,
+                "how": how,
+                "detail": _dump(dict(detail or {})),
+            },
+        )
+
+    def _candidate_row(self, arxiv_id: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM candidates WHERE arxiv_id = ?", [arxiv_id])
+
+    def _paper_row(self, key: str) -> sqlite3.Row | None:
+        row = self._one("SELECT * FROM papers WHERE key = ?", [key])
+        if row is None:
+            row = self._one("SELECT * FROM papers WHERE arxiv_id = ?", [key])
+        return row
+
+    def _require_candidate(self, arxiv_id: str) -> sqlite3.Row:
+        row = self._candidate_row(arxiv_id)
+        if row is None:
+            raise NotFound("a candidate", arxiv_id)
+        return row

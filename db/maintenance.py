@@ -1,0 +1,129 @@
+"""Catalog upkeep outside the running catalog: integrity checks and consistent backups."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from db.errors import CatalogError
+from db.schema import MIGRATIONS
+
+
+class BackupError(CatalogError):
+    """A backup that could not be written."""
+
+
+@dataclass(frozen=True)
+class CatalogCheck:
+    """What `paperbot doctor` found in the catalog file."""
+
+    path: Path
+    exists: bool
+    readable: bool = False
+    full: bool = False  # integrity_check (every page) rather than quick_check
+    problems: list[str] = field(default_factory=list)
+    migrations: list[str] = field(default_factory=list)  # applied, oldest first
+    pending: list[str] = field(default_factory=list)  # known to this paperbot, not applied yet
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.exists and self.readable and not self.problems
+
+
+_COUNTED = ("papers", "candidates", "votes", "feeds", "models", "background", "lists")
+
+
+def check_catalog(path: str | Path, *, full: bool = False) -> CatalogCheck:
+    """Open the file read-only (never migrating or repairing it) and check it.
+
+    `quick_check` by default (seconds on a large file); `integrity_check` with `full`, which
+    also verifies every index against its table.
+    """
+    path = Path(path)
+    if not path.exists():
+        return CatalogCheck(path, exists=False, problems=[f"{path}: no catalog file yet"])
+    problems: list[str] = []
+    migrations: list[str] = []
+    counts: dict[str, int] = {}
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return CatalogCheck(path, exists=True, problems=[f"{path}: cannot open: {exc}"])
+    try:
+        pragma = "integrity_check" if full else "quick_check"
+        rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
+        if rows != ["ok"]:
+            problems += [f"{path}: {row}" for row in rows]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "_sqlite_migrations" in tables:
+            migrations = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY applied_at",
+                    [MIGRATIONS.name],
+                )
+            ]
+        elif tables:
+            problems.append(f"{path}: not a paperbot catalog (no migration table)")
+        for table in _COUNTED:
+            if table in tables:
+                counts[table] = int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.Error as exc:
+        problems.append(f"{path}: the catalog is damaged ({exc})")
+        return CatalogCheck(path, exists=True, readable=False, full=full, problems=problems)
+    finally:
+        conn.close()
+    known = [m.name for m in MIGRATIONS._migrations]
+    pending = [name for name in known if name not in migrations]
+    unknown = [name for name in migrations if name not in known]
+    if unknown:
+        problems.append(
+            f"{path}: made by a newer paperbot (migrations {', '.join(unknown)}); upgrade paperbot"
+        )
+    return CatalogCheck(path, True, True, full, problems, migrations, pending, counts)
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    source: Path
+    target: Path
+    bytes: int
+    pages: int
+
+
+def backup_catalog(source: str | Path, target: str | Path) -> BackupResult:
+    """A consistent copy of the catalog, taken with SQLite's online backup while others write.
+
+    The copy is written next to the target and renamed into place, so a failure never
+    leaves half a backup under the target's name; an existing target is replaced.
+    """
+    source, target = Path(source), Path(target)
+    if not source.exists():
+        raise BackupError(f"{source}: no catalog file to back up")
+    if target.resolve() == source.resolve():
+        raise BackupError(f"{target}: a backup cannot overwrite the catalog itself")
+    partial = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst, pages=1024)
+                dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        partial.replace(target)
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"{source}: backup failed: {exc}") from exc
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"{target}: cannot write the backup: {exc.strerror or exc}") from exc
+    return BackupResult(source, target, target.stat().st_size, pages)

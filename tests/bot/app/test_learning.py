@@ -1,0 +1,95 @@
+"""Cold start to warm: the imported list and a real poll train a model; a failed retrain keeps it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.settings import load_settings
+
+FEED_2024 = "data/arxiv-rss/rss-all-archives-2024-11-28.xml"
+
+
+@pytest.fixture
+async def app(tmp_path: Path, shared: Callable[[str], Path]) -> AsyncIterator[App]:
+    config = tmp_path / "paperbot.toml"
+    config.write_text(
+        "[arxiv]\n"
+        f'feeds = ["{shared(FEED_2024).as_uri()}"]\n'
+        'contact = "mailto:test@example.org"\nmin_interval = 0.0\nretries = 0\n'
+        'api_base = "http://127.0.0.1:9/api"\n',
+        encoding="utf-8",
+    )
+    opened = await App.open(load_settings(config, env={}))
+    yield opened
+    await opened.close()
+
+
+async def test_rules_decide_until_the_list_and_a_poll_train_a_model(
+    app: App, seed_text: str
+) -> None:
+    assert app.ranker.model is None
+    assert await app.model_status() is None
+    report = (await app.import_list(seed_text, "seed")).report
+    assert len(report.added) == 34
+
+    # Without any background the model cannot learn contrast: the rules keep deciding.
+    assert await app.retrain() is None
+    info = await app.model_status()
+    assert info is not None and "need at least" in info.last_error
+    assert app.ranker.model is None
+
+    cold = await app.poll(dry_run=True)
+    assert cold.matched and all("model relevance" not in " ".join(m.reasons) for _, m in cold.matched)
+
+    await app.poll()  # stores the unflagged items as background
+    model = await app.retrain()
+    assert model is not None and app.ranker.model is model
+    info = await app.model_status()
+    assert info is not None
+    assert info.version == 1 and info.in_use and info.last_error is None
+    assert info.positives == 34 and info.background > 800
+
+    warm = await app.poll(dry_run=True)
+    assert warm.matched
+    for _paper, match in warm.matched:
+        assert 0.0 <= match.score <= 1.0
+        assert any(r.startswith("model relevance") for r in match.reasons)
+        assert any(r.startswith("like *") for r in match.reasons), match.reasons
+        assert match.section in app.ranker.rules.sections
+
+    # A daily budget instead of a threshold: the best 3 of the announcement day.
+    app.ranker.selection, app.ranker.daily_budget = "budget", 3
+    budget = await app.poll(dry_run=True)
+    best = sorted(m.score for _, m in warm.matched)[-3:]
+    assert sorted(m.score for _, m in budget.matched) == best
+
+
+async def test_a_failed_retrain_keeps_the_previous_model(app: App, seed_text: str) -> None:
+    await app.import_list(seed_text, "seed")
+    await app.poll()
+    first = await app.retrain()
+    assert first is not None
+
+    # The catalog loses its papers: nothing to learn from, so training must fail.
+    path = app.settings.database_path
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM papers")
+    assert await app.retrain() is None
+    assert app.ranker.model is first
+    info = await app.model_status()
+    assert info is not None
+    assert info.version == first.version and info.in_use
+    assert "catalog papers" in info.last_error
+
+    # A restart loads the stored model, not nothing.
+    fresh = await App.open(app.settings)
+    try:
+        assert fresh.ranker.model is not None
+        assert fresh.ranker.model.version == first.version
+    finally:
+        await fresh.close()
