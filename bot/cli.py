@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("approve", help="approve a candidate into the catalog")
     p.add_argument("id")
     p.add_argument("--section", help="put it in this section")
+    p.add_argument(
+        "--no-recheck", action="store_true",
+        help="write the entry from the announced metadata, without asking arXiv again",
+    )  # fmt: skip
     p.add_argument("--by", default="cli", help="name recorded in the audit log")
 
     p = command("reject", help="reject a candidate")
@@ -179,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("feeds", help="health of every feed")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--forget", metavar="URL", action="append",
+        help="drop a feed that is no longer configured (and its failures) from the catalog",
+    )  # fmt: skip
 
     p = command("import-awesome", help="import an awesome-list README into the catalog")
     p.add_argument("readme", type=Path)
@@ -188,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--into",
         type=Path,
         metavar="README",
-        help="insert approved papers not yet in this README (default: print the whole list)",
+        help="insert approved papers not yet in this README and write it back (default: print"
+        " the imported README with them inserted)",
     )
     p.add_argument("--dry-run", action="store_true", help="print a unified diff, write nothing")
 
@@ -257,8 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 70
 
 
-def _app(settings: Settings) -> Awaitable[App]:
-    return App.open(settings)
+def _app(settings: Settings, *, dry_run: bool = False) -> Awaitable[App]:
+    return App.open(settings, dry_run=dry_run)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -326,7 +335,7 @@ async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 
         return await run(settings, discord=False, feeds=args.feed, dry_run=args.dry_run)
     progress: Progress = (lambda m: None) if args.json else _stderr
-    async with await _app(settings) as app:
+    async with await _app(settings, dry_run=args.dry_run) as app:
         report = await app.poll(args.feed, dry_run=args.dry_run, progress=progress)
         if not args.dry_run and settings.model.enabled and app.ranker.model is None:
             await app.retrain(progress=progress)
@@ -422,8 +431,9 @@ async def _decide(settings: Settings, args: argparse.Namespace, approved: bool) 
     arxiv_id = parse_arxiv_id(args.id)[0]
     async with await _app(settings) as app:
         result = await app.decide(
-            arxiv_id, approved, args.by, AddedHow.CLI, section=getattr(args, "section", None)
-        )
+            arxiv_id, approved, args.by, AddedHow.CLI, section=getattr(args, "section", None),
+            recheck=not getattr(args, "no_recheck", False),
+        )  # fmt: skip
     if result.kind == "listed":
         print(f"{arxiv_id}: already in the catalog ({result.section or 'no section'},"
               f" added by {result.added_how}); nothing changed")  # fmt: skip
@@ -461,6 +471,11 @@ async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
     async with await _app(settings) as app:
+        for url in args.forget or []:
+            await app.forget_feed(url)
+            print(f"{url}: forgotten")
+        if args.forget:
+            return 0
         feeds = await app.feed_health()
     rows = []
     for feed in feeds:
@@ -509,24 +524,26 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     readme = args.into
     async with await _app(settings) as app:
         result = await app.export_list(readme)
-    if readme is None:
+    if readme is None and not (args.dry_run and result.source is not None):
         if args.dry_run:
-            _stderr("--dry-run without --into: printing the whole list")
+            _stderr("no list imported yet: printing the list rendered from the catalog")
         sys.stdout.write(result.text)
         return 0
     for outcome in result.outcomes:
         if not outcome.inserted:
             _stderr(f"skipped: {outcome.reason}")
     inserted = len(result.inserted)
-    if args.dry_run:
+    if args.dry_run or readme is None:
+        name = readme.name if readme is not None else Path(result.source or "README.md").name
         diff = difflib.unified_diff(
             result.original.splitlines(keepends=True),
             result.text.splitlines(keepends=True),
-            fromfile=f"a/{readme.name}",
-            tofile=f"b/{readme.name}",
+            fromfile=f"a/{name}",
+            tofile=f"b/{name}",
         )
         sys.stdout.writelines(diff)
-        _stderr(f"dry run: {inserted} paper(s) would be inserted into {readme}")
+        where = str(readme) if readme is not None else f"the list imported from {result.source}"
+        _stderr(f"dry run: {inserted} paper(s) would be inserted into {where}")
         return 0
     if result.text != result.original:
         write_text_file(readme, result.text)

@@ -9,11 +9,13 @@ import signal
 import sys
 from typing import Protocol
 
+import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.app import App, PollReport
 from bot.settings import ConfigError, Settings
+from feeds.errors import PaperbotError
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ async def run(
             file=sys.stderr,
         )
         discord = False
-    app = await App.open(settings)
+    app = await App.open(settings, dry_run=dry_run)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     bot = None
@@ -162,7 +164,28 @@ async def run(
             print(f"paperbot: worker running; next poll {when}", file=sys.stderr)
             await stop.wait()
         else:
-            code = await bot.serve(settings.token or "", stop)
+            from bot.discord.client import PaperBot
+
+            delay = 5.0
+            while True:
+                try:
+                    code = await bot.serve(settings.token or "", stop)
+                    break
+                except PaperbotError as exc:
+                    if not isinstance(exc.__cause__, OSError | aiohttp.ClientError) or stop.is_set():
+                        raise
+                    # Discord unreachable (network down, DNS): wait and try again, not exit.
+                    log.warning("Discord unreachable (%s); retrying in %.0f s", exc.__cause__, delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                    if stop.is_set():
+                        code = 0
+                        break
+                    delay = min(delay * 2, 300.0)
+                    if not bot.is_closed():
+                        await bot.close()
+                    bot = PaperBot(app, on_started=scheduler.start)
+                    worker.frontend = bot
             if bot.startup_error:
                 print(f"paperbot: error: {bot.startup_error}", file=sys.stderr)
     finally:

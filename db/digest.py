@@ -53,6 +53,15 @@ _BACKGROUND_RE = re.compile(
 )
 
 
+# A sentence opening on one of these leans on the one before: it reads badly out of context.
+_CONNECTIVE_RE = re.compile(
+    r"^(?:then|further(?:more)?|moreover|however|also|finally|in\s+addition|additionally|"
+    r"second(?:ly)?|third(?:ly)?|thus|hence|therefore|besides|next|lastly|instead|"
+    r"in\s+contrast|on\s+the\s+other\s+hand|to\s+this\s+end|for\s+this\s+reason)\b,?",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Digest:
     """The sentences chosen (in the abstract's order) and their joined text."""
@@ -115,6 +124,8 @@ def _score(sentence: str, index: int, count: int) -> float:
         score -= 0.5  # an opening sentence without a claim is usually motivation
     if len(sentence) < 40:
         score -= 1.0
+    if index > 0 and _CONNECTIVE_RE.match(sentence):
+        score -= 1.5
     return score
 
 

@@ -145,6 +145,7 @@ class AsyncCatalog:
     feed_state = on_thread(Catalog.feed_state)
     feed_states = on_thread(Catalog.feed_states)
     save_feed_state = on_thread(Catalog.save_feed_state)
+    forget_feed = on_thread(Catalog.forget_feed)
     meta_get = on_thread(Catalog.meta_get)
     meta_set = on_thread(Catalog.meta_set)
     save_model = on_thread(Catalog.save_model)

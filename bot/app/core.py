@@ -43,15 +43,26 @@ class App(
     """
 
     @classmethod
-    async def open(cls, settings: Settings) -> App:
+    async def open(cls, settings: Settings, *, dry_run: bool = False) -> App:
+        """Open the catalog (creating it), the fetcher and the ranker, and load the model.
+
+        With `dry_run` and no catalog file yet, an empty catalog in memory stands in, so a
+        dry run creates nothing on disk.
+        """
         rules = RuleSet.load(settings.rules_path) if settings.rules_path else RuleSet.default()
         path = settings.database_path
+        where = str(path)
+        if dry_run and not path.exists():
+            where = ":memory:"
+        else:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogOpenError(
+                    f"{path}: cannot create its folder: {exc.strerror or exc}"
+                ) from exc
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CatalogOpenError(f"{path}: cannot create its folder: {exc.strerror or exc}") from exc
-        try:
-            catalog = await AsyncCatalog.open(str(path))
+            catalog = await AsyncCatalog.open(where)
         except CatalogError:
             raise
         except OSError as exc:

@@ -193,6 +193,7 @@ class CurationMixin(ListingMixin):
         how: AddedHow,
         *,
         section: str | None = None,
+        recheck: bool = True,
     ) -> DecideResult:
         """Approve (into the catalog) or reject a candidate, by any adapter.
 
@@ -217,7 +218,7 @@ class CurationMixin(ListingMixin):
             return DecideResult(arxiv_id, "unchanged", decision.status, decision.section)
         log.info("%s %s by %s (%s)", arxiv_id, decision.status, actor, how)
         if approved:
-            await self.complete_entry(arxiv_id)
+            await self.complete_entry(arxiv_id, recheck=recheck)
         self._note_decision()
         kind: DecideKind = "approved" if approved else "rejected"
         return DecideResult(arxiv_id, kind, decision.status, decision.section)

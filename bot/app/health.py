@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.app.base import AppBase
+from feeds.errors import PaperbotError
 from feeds.models import FeedState
 
 AlertKind = Literal["failing", "stalled", "recovered"]
@@ -111,6 +112,13 @@ class HealthMixin(AppBase):
             max_failures=h.max_failures,
             stale_days=h.stale_announcement_days,
         )
+
+    async def forget_feed(self, url: str) -> None:
+        """Drop a feed the config no longer lists (its FAILING record with it)."""
+        if url in self.settings.arxiv.feeds:
+            raise PaperbotError(f"{url} is still configured in [arxiv] feeds: remove it there first")
+        if not await self.catalog.forget_feed(url):
+            raise PaperbotError(f"{url}: no such feed in the catalog (see paperbot feeds)")
 
     async def alert_sent(self, alert: HealthAlert) -> None:
         await self.catalog.save_feed_state(alert.state)

@@ -66,6 +66,13 @@ class StateMixin(CatalogBase):
         return [_feed_state(r) for r in self._all("SELECT * FROM feeds ORDER BY url")]
 
     @storage_errors
+    def forget_feed(self, url: str) -> bool:
+        """Drop what is remembered about a feed (its health, validators); False if unknown."""
+        with self._write():
+            cursor = self.conn.execute("DELETE FROM feeds WHERE url = ?", [url])
+            return cursor.rowcount > 0
+
+    @storage_errors
     def save_feed_state(self, state: FeedState) -> None:
         values = {
             "url": state.url,

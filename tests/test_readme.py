@@ -1,0 +1,71 @@
+"""The README's own commands, typed as written, do what the README says they do."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _first_session() -> list[str]:
+    block = README.split("A first session", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+
+
+def _shell(tmp_path: Path) -> dict[str, str]:
+    """A folder where `.venv/bin/paperbot` is this checkout's paperbot, and a private home."""
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    script = venv_bin / "paperbot"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m bot "$@"\n', encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PAPERBOT_"))}
+    env.update(PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"),
+               XDG_DATA_HOME=str(tmp_path / "home" / ".local" / "share"))  # fmt: skip
+    return env
+
+
+def test_the_round_trip_commands_give_the_list_back_byte_for_byte(
+    tmp_path: Path, shared: Callable[[str], Path]
+) -> None:
+    commands = [c for c in _first_session() if "import-awesome" in c or "export-awesome" in c]
+    assert commands == [
+        ".venv/bin/paperbot import-awesome README.md",
+        ".venv/bin/paperbot export-awesome > README.out.md",
+    ]
+    env = _shell(tmp_path)
+    for name in ("seeds/000_94920e77fcbe4d6f.txt", "data/awesome/README-2022-12-29-9a17759.md"):
+        work = tmp_path / Path(name).stem
+        work.mkdir()
+        (work / ".venv").symlink_to(tmp_path / ".venv")
+        original = shared(name).read_bytes()
+        (work / "README.md").write_bytes(original)
+        for command in commands:
+            subprocess.run(command, shell=True, cwd=work, env=env, check=True, timeout=120)
+        assert (work / "README.out.md").read_bytes() == original, name
+        assert not (work / "data").exists()  # outside a checkout: the user's data directory
+    assert list((tmp_path / "home" / ".local" / "share" / "paperbot").glob("paperbot.db"))
+
+
+def test_every_command_in_the_command_table_exists() -> None:
+    table = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"^\| `paperbot ([a-z-]+)", table, flags=re.M))
+    help_text = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout  # fmt: skip
+    listed = set(re.findall(r"^    ([a-z-]+) ", help_text, flags=re.M))
+    assert named == listed
+
+
+def test_every_config_table_in_the_readme_is_in_the_example_file() -> None:
+    example = (ROOT / "paperbot.example.toml").read_text(encoding="utf-8")
+    tables = set(re.findall(r"^\| `\[([a-z]+)\]`", README, flags=re.M))
+    assert tables == set(re.findall(r"^\[([a-z]+)\]$", example, flags=re.M))
