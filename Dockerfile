@@ -1,15 +1,38 @@
 # paperbot: the Discord bot and its scheduled arXiv worker in one process.
-FROM python:3.11-slim
+#
+# BASE: any Debian-based image with Python >= 3.11, or plain Debian bookworm (its python3 is
+# 3.11; it is installed below when the base has none). scripts/build_image.sh builds on a
+# local bookworm base where no image registry can be reached.
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    LANG=C.UTF-8 \
+    PATH=/opt/paperbot/bin:$PATH \
     PAPERBOT_DATA_DIR=/data
 
 # git publishes approved papers as commits (paperbot publish); ssh reaches a git remote.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends git openssh-client \
-    && rm -rf /var/lib/apt/lists/*
+# paperbot lives in a virtual environment of its own, so the base's Python (a slim image's
+# or Debian's) is never changed by pip.
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends git openssh-client ca-certificates passwd; \
+    if ! python3 -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null \
+        || ! python3 -m venv /opt/paperbot 2>/dev/null; then \
+        rm -rf /opt/paperbot; \
+        apt-get install -y --no-install-recommends python3 python3-venv; \
+        python3 -m venv /opt/paperbot; \
+    fi; \
+    /opt/paperbot/bin/python -c 'import sys; assert sys.version_info >= (3, 11), sys.version'; \
+    apt-get clean; \
+    rm -rf /var/lib/apt/lists/*
+
+# Build time only: a CA bundle for pip behind a TLS-inspecting proxy (the build mounts it;
+# see scripts/build_image.sh). Unset, pip uses its own.
+ARG PIP_CERT
 
 WORKDIR /app
 # The dependencies first, in a layer of their own: a change to paperbot's code does not
@@ -24,12 +47,15 @@ COPY bot ./bot
 COPY feeds ./feeds
 COPY db ./db
 RUN pip install --no-deps . \
-    && useradd --system --uid 10001 --home-dir /data paperbot \
+    && rm -rf /app/build \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin paperbot \
     && mkdir -p /data /config \
     && chown paperbot /data
 
 USER paperbot
-# A config file is optional: mount one at /config/paperbot.toml, or set PAPERBOT_* variables.
+# A config file is optional: mount one at /config/paperbot.toml (read-only is fine), or set
+# PAPERBOT_* variables. Relative paths in it are relative to /config; what paperbot writes
+# goes under /data. Without a config file, relative paths are relative to /config too.
 WORKDIR /config
 VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=20s --start-period=60s --retries=3 \

@@ -21,6 +21,7 @@ from bot.app import App, PollReport, catalog_key, read_text_file, write_text_fil
 from bot.app.base import Progress
 from bot.logs import LEVELS, setup_logging
 from bot.publish import PublishError
+from bot.serve import add_serve_command, cmd_serve
 from bot.settings import ConfigError, Settings, check_feed_url, load_settings
 from db.types import AddedHow, CandidateStatus
 from feeds.errors import PaperbotError
@@ -211,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("backup", help="write a consistent copy of the catalog (safe while the bot runs)")
     p.add_argument("target", type=Path, metavar="FILE")
+
+    add_serve_command(sub, [common])
 
     p = command("model", help="show the relevance model in use")
     p.add_argument("--retrain", action="store_true", help="train a new model from the catalog now")
@@ -638,6 +641,7 @@ COMMANDS = {
     "export-awesome": cmd_export,
     "publish": cmd_publish,
     "doctor": cmd_doctor,
+    "serve": cmd_serve,
     "backup": cmd_backup,
     "model": cmd_model,
     "evaluate": cmd_evaluate,

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import aiohttp
@@ -15,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.app import App, PollReport
 from bot.settings import ConfigError, Settings
+from db.catalog import CatalogCorrupt, CatalogStorageError, CatalogUnavailable
 from feeds.errors import PaperbotError
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,19 @@ class Worker:
         self.feeds = feeds
         self.dry_run = dry_run
         self._poll_lock = asyncio.Lock()
+        # Set by `run`: a damaged catalog ends the service (restarting would only repeat it).
+        self.on_fatal: Callable[[PaperbotError], None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def _job(self, name: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except CatalogStorageError as exc:
+            if isinstance(exc, CatalogCorrupt | CatalogUnavailable) and self.on_fatal is not None:
+                log.error("%s job: %s", name, exc)
+                self.on_fatal(exc)
+                return
+            raise
 
     async def wait_idle(self, grace: float) -> None:
         """Let a poll under way finish (every write is a transaction, so stopping is safe)."""
@@ -64,7 +79,9 @@ class Worker:
             log.info("a poll is already running; skipping this one")
             return None
         try:
-            return await self._poll()
+            async with self._job("poll"):
+                return await self._poll()
+            return None
         except asyncio.CancelledError:
             # Shutdown while polling: nothing half-written survives a transaction, and the
             # next poll redoes the work, so this is news, not an error with a traceback.
@@ -83,19 +100,22 @@ class Worker:
 
     async def digest(self) -> None:
         if self.frontend is not None and self.frontend.ready:
-            await self.frontend.post_digest()
+            async with self._job("digest"):
+                await self.frontend.post_digest()
 
     async def expire(self) -> None:
         if self.dry_run:
             return
-        expired = await self.app.expire()
-        if self.frontend is not None and self.frontend.ready:
-            await self.frontend.after_expire(expired)
+        async with self._job("expire"):
+            expired = await self.app.expire()
+            if self.frontend is not None and self.frontend.ready:
+                await self.frontend.after_expire(expired)
 
     async def retrain(self) -> None:
         if self.dry_run or not self.app.settings.model.enabled:
             return
-        await self.app.retrain()
+        async with self._job("retrain"):
+            await self.app.retrain()
 
 
 def build_scheduler(settings: Settings, worker: Worker) -> AsyncIOScheduler:
@@ -152,6 +172,13 @@ async def run(
         apply_endpoints(settings.discord_api_base, settings.discord_gateway_url)
         bot = PaperBot(app, on_started=scheduler.start)
         worker.frontend = bot
+    fatal: list[PaperbotError] = []
+
+    def on_fatal(exc: PaperbotError) -> None:
+        fatal.append(exc)
+        stop.set()
+
+    worker.on_fatal = on_fatal
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     code = 0
@@ -197,5 +224,7 @@ async def run(
         await app.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+    if fatal:
+        raise fatal[0]
     return code
 

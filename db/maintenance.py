@@ -55,7 +55,7 @@ def check_catalog(path: str | Path, *, full: bool = False) -> CatalogCheck:
         pragma = "integrity_check" if full else "quick_check"
         rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
         if rows != ["ok"]:
-            problems += [f"{path}: {row}" for row in rows]
+            problems += [f"{path}: {line}" for row in rows for line in _lines(row)]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "_sqlite_migrations" in tables:
             migrations = [
@@ -83,6 +83,24 @@ def check_catalog(path: str | Path, *, full: bool = False) -> CatalogCheck:
             f"{path}: made by a newer paperbot (migrations {', '.join(unknown)}); upgrade paperbot"
         )
     return CatalogCheck(path, True, True, full, problems, migrations, pending, counts)
+
+
+def _lines(text: str) -> list[str]:
+    """integrity_check rows may hold several lines ("*** in database main ***\nPage 3: …")."""
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip("* \t")]
+
+
+def _first_line(text: str) -> str:
+    found = _lines(text)
+    return found[0] if found else "integrity check failed"
+
+
+class _Damaged(Exception):
+    """The copy's integrity check failed."""
+
+
+# SQLITE_CORRUPT and SQLITE_NOTADB: the file, not the moment, is at fault.
+_CORRUPT = (11, 26)
 
 
 @dataclass(frozen=True)
@@ -115,11 +133,24 @@ def backup_catalog(source: str | Path, target: str | Path) -> BackupResult:
                 src.backup(dst, pages=1024)
                 dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
                 pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
+                # A damaged catalog makes a damaged copy: refuse it rather than call it a backup.
+                verdict = [r[0] for r in dst.execute("PRAGMA quick_check(5)")]
+                if verdict != ["ok"]:
+                    raise _Damaged(_first_line(verdict[0]))
             finally:
                 dst.close()
         finally:
             src.close()
         partial.replace(target)
+    except (_Damaged, sqlite3.DatabaseError) as exc:
+        if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorcode & 0xFF not in _CORRUPT:
+            partial.unlink(missing_ok=True)
+            raise BackupError(f"{source}: backup failed: {exc}") from exc
+        partial.unlink(missing_ok=True)
+        raise BackupError(
+            f"{source}: the catalog is damaged ({exc}); the copy would be too:"
+            " run `paperbot doctor`"
+        ) from exc
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"{source}: backup failed: {exc}") from exc

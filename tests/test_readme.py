@@ -28,7 +28,9 @@ def _shell(tmp_path: Path) -> dict[str, str]:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PAPERBOT_"))}
     env.update(PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"),
-               XDG_DATA_HOME=str(tmp_path / "home" / ".local" / "share"))  # fmt: skip
+               XDG_DATA_HOME=str(tmp_path / "home" / ".local" / "share"),
+               # Not what these tests are about, and seconds per import: tests/bot/app has it.
+               PAPERBOT_MODEL__ENABLED="false")  # fmt: skip
     return env
 
 

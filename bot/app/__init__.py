@@ -4,6 +4,7 @@ from bot.app.base import now_utc
 from bot.app.core import App
 from bot.app.curation import (
     AddResult,
+    AlreadyDecided,
     DecideResult,
     NotACandidate,
     SectionChange,
@@ -19,6 +20,7 @@ from bot.app.publishing import PublishingOff, PublishResult
 
 __all__ = [
     "AddResult",
+    "AlreadyDecided",
     "App",
     "DecideResult",
     "DigestData",

@@ -46,6 +46,10 @@ class AppBase:
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    async def retrain_quietly(self) -> None:
+        """Retrain the model, logging rather than raising (the learning mixin's)."""
+        return None
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run `coro` in the background; the task is kept, logged if it fails, awaited on close."""
         task = asyncio.get_running_loop().create_task(coro, name=name)

@@ -3,24 +3,54 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app.curation import CurationMixin
 from bot.app.digest import DigestMixin
 from bot.app.health import HealthMixin
 from bot.app.learning import LearningMixin
-from bot.app.listing import ListingMixin
+from bot.app.listing import ListContext, ListingMixin
 from bot.app.polling import BACKOFFS, PollingMixin
 from bot.app.publishing import PublishingMixin
 from bot.settings import Settings
+from db.awesome import match_section
 from db.catalog import CatalogError
 from db.worker import AsyncCatalog
 from feeds.errors import PaperbotError
 from feeds.fetch import Fetcher, load_backoffs
-from feeds.ranking import Ranker
+from feeds.ranking import Ranker, RelevanceScorer, guess_catch_all
 from feeds.rules import RuleSet
 
 log = logging.getLogger(__name__)
+
+
+def make_ranker(
+    settings: Settings,
+    rules: RuleSet,
+    sections: Sequence[str] = (),
+    model: RelevanceScorer | None = None,
+) -> Ranker:
+    """The ranker for the list's `sections` (none before an import: the rules' own)."""
+    catch_all = None
+    if sections:
+        catch_all = match_section(settings.sections.catch_all, sections) or guess_catch_all(sections)
+    descriptions = {}
+    for name, text in settings.sections.descriptions.items():
+        found = match_section(name, sections) if sections else name
+        if found is not None:
+            descriptions[found] = text
+    return Ranker(
+        rules,
+        model,
+        selection=settings.model.selection,
+        flag_rate=settings.model.flag_rate,
+        threshold=settings.model.threshold,
+        daily_budget=settings.model.daily_budget,
+        sections=sections,
+        catch_all=catch_all,
+        descriptions=descriptions,
+    )
 
 
 class CatalogOpenError(PaperbotError):
@@ -81,19 +111,20 @@ class App(
         except BaseException:
             await catalog.close()
             raise
-        ranker = Ranker(
-            rules,
-            selection=settings.model.selection,
-            threshold=settings.model.threshold,
-            daily_budget=settings.model.daily_budget,
-        )
-        app = cls(settings, catalog, fetcher, ranker)
+        app = cls(settings, catalog, fetcher, make_ranker(settings, rules))
         try:
+            await app.list_context()  # the list's sections, once one is imported
             await app.load_model()
         except BaseException:
             await app.close()
             raise
         return app
+
+    def _list_changed(self, context: ListContext) -> None:
+        """The list's sections changed (first import, a new section): the ranker follows."""
+        self.ranker = make_ranker(
+            self.settings, self.ranker.rules, context.sections, self.ranker.model
+        )
 
     async def close(self) -> None:
         await self.wait_tasks()

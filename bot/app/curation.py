@@ -41,6 +41,10 @@ class NotACandidate(PaperbotError, LookupError):
     """A key that is neither a candidate nor (where that would do) a catalog paper."""
 
 
+class AlreadyDecided(PaperbotError):
+    """The opposite decision was taken already: deciding again would contradict it."""
+
+
 def section_key(name: str) -> str:
     """How section names are compared: case, spacing and `&`/`and` forgiven."""
     text = _SPACES.sub(" ", name.replace("&", " and ")).strip().casefold()
@@ -215,6 +219,12 @@ class CurationMixin(ListingMixin):
             arxiv_id, approved, actor, how, self.clock(), section=chosen
         )
         if not decision.changed:
+            wanted = "approved" if approved else "rejected"
+            if decision.status in ("approved", "rejected") and decision.status != wanted:
+                raise AlreadyDecided(
+                    f"{arxiv_id} was already {decision.status}; it cannot be"
+                    f" {wanted} now"
+                )
             return DecideResult(arxiv_id, "unchanged", decision.status, decision.section)
         log.info("%s %s by %s (%s)", arxiv_id, decision.status, actor, how)
         if approved:
@@ -290,10 +300,6 @@ class CurationMixin(ListingMixin):
             self._decisions_since_retrain = 0
             self.spawn(self.retrain_quietly(), name="paperbot-retrain")
 
-    async def retrain_quietly(self) -> None:
-        """Overridden by the learning mixin; a plain core has nothing to retrain."""
-        return None
-
     async def set_section(self, key: str, section: str, actor: str) -> SectionChange:
         """Set an open candidate's section, or move a catalog paper."""
         name = await self.resolve_section(section)
@@ -339,4 +345,9 @@ class CurationMixin(ListingMixin):
         if verdict is None:
             return None
         actor = await name_of(verdict.actor) if verdict.how == "curator" else "vote"
-        return await self.decide(arxiv_id, verdict.approved, actor, verdict.how)
+        try:
+            return await self.decide(arxiv_id, verdict.approved, actor, verdict.how)
+        except AlreadyDecided as exc:
+            # Decided meanwhile by another way (the command line): the votes come too late.
+            log.info("votes on %s ignored: %s", arxiv_id, exc)
+            return DecideResult(arxiv_id, "unchanged", "decided", None)

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.app.base import AppBase, Progress, quiet
 from db.types import CandidateStatus
+from feeds.background import training_background
 from feeds.errors import PaperbotError
 from feeds.relevance import Example, RelevanceModel
 
@@ -30,7 +31,9 @@ class ModelStatus:
     rejected: int | None
     background: int | None
     sections: Any
-    flag_thresholds: Any
+    calibration: list[tuple[float, float]]  # (share of a day flagged, score cut)
+    selection: str
+    cut: float | None  # the score a paper needs now (None: budget, or no model in use)
     in_use: bool
     last_error: str | None
 
@@ -49,7 +52,9 @@ class LearningMixin(AppBase):
             # A stored model is megabytes to decompress: off the loop, like training.
             model = await asyncio.to_thread(RelevanceModel.from_bytes, stored.blob)
         except PaperbotError as exc:
-            log.warning("stored model %s unusable, ranking with rules alone: %s", stored.version, exc)
+            # An older format or a damaged blob: rank with the rules while a new one trains.
+            log.warning("stored model v%s unusable (%s); retraining", stored.version, exc)
+            self.spawn(self.retrain_quietly(), name="paperbot-retrain-unusable")
             return
         self.ranker.model = model
 
@@ -61,13 +66,20 @@ class LearningMixin(AppBase):
             if not paper.section:
                 continue
             text = paper.abstract or paper.digest or ""
-            examples.append(Example(paper.key, paper.title, text, paper.section, "positive"))
+            examples.append(Example(paper.key, paper.title, text, paper.section, "positive",
+                                    tuple(paper.keywords)))  # fmt: skip
         for candidate in await catalog.candidates(status=CandidateStatus.REJECTED):
             examples.append(
                 Example(candidate.arxiv_id, candidate.title, candidate.abstract or "", None, "negative")
             )
-        for item in await catalog.background(self.settings.model.background_sample):
-            examples.append(Example(item.arxiv_id, item.title, item.abstract or "", None, "background"))
+        want = self.settings.model.background_sample
+        community = [
+            Example(item.arxiv_id, item.title, item.abstract or "", None, "background")
+            for item in await catalog.background(want)
+        ]
+        # Until polls bring enough of the community's own background, the bundled sample of
+        # real arXiv announcements tops it up: the first model trains right after import.
+        examples.extend(await asyncio.to_thread(training_background, community, want))
         return examples
 
     async def retrain(self, progress: Progress = quiet) -> RelevanceModel | None:
@@ -119,7 +131,8 @@ class LearningMixin(AppBase):
         if info is None:
             if last_error is None:
                 return None
-            return ModelStatus(None, None, None, None, None, None, None, None, False, last_error)
+            return ModelStatus(None, None, None, None, None, None, None, [],
+                               self.settings.model.selection, None, False, last_error)  # fmt: skip
         model = self.ranker.model
         in_use = model is not None and model.version == info.version
         metrics = info.metrics
@@ -131,7 +144,9 @@ class LearningMixin(AppBase):
             rejected=metrics.get("n_negative"),
             background=metrics.get("n_background"),
             sections=metrics.get("sections"),
-            flag_thresholds=metrics.get("flag_thresholds"),
+            calibration=[(float(r), float(s)) for r, s in metrics.get("calibration", [])],
+            selection=self.settings.model.selection,
+            cut=self.ranker.cut() if in_use else None,
             in_use=in_use and self.settings.model.enabled,
             last_error=last_error,
         )

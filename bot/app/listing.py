@@ -166,6 +166,10 @@ class ListingMixin(AppBase):
             if missing:
                 notes.append("the rules name sections this list does not have (their keywords are"
                              f" not used): {', '.join(missing)}")  # fmt: skip
+        if self.settings.model.enabled and (report.added or report.updated or removed):
+            # The list changed: train now (the first model right after the first import,
+            # on the bundled background sample), so the next poll already uses it.
+            await self.retrain_quietly()
         log.info(
             "imported %s: %d entries, %d added, %d updated, %d removed", source,
             len(doc.entries), len(report.added), len(report.updated), len(removed),

@@ -49,8 +49,16 @@ class Cli:
         self._capsys = capsys
         self._monkeypatch = monkeypatch
 
-    def configure(self, text: str = "", *, api_base: str = "http://127.0.0.1:9/api") -> None:
-        """A config without politeness delays, so nothing may point at arXiv's own hosts."""
+    def configure(
+        self, text: str = "", *, api_base: str = "http://127.0.0.1:9/api", model: bool = False
+    ) -> None:
+        """A config without politeness delays, so nothing may point at arXiv's own hosts.
+
+        The relevance model is off unless asked for: training it takes seconds, and most
+        tests are about something else.
+        """
+        if not model and "[model]" not in text:
+            text += "[model]\nenabled = false\n"
         if not text.lstrip().startswith("feeds"):
             text = f'feeds = ["{(self.home / "feed.xml").as_uri()}"]\n' + text
         self.config.write_text(

@@ -140,14 +140,17 @@ def test_model_trains_after_the_first_poll_and_explains_candidates(
     cli: Cli, shared: Callable[[str], Path], seed_file: Path
 ) -> None:
     url = shared(FEED_2024).as_uri()
-    cli.configure(f'feeds = ["{url}"]\n')
+    cli.configure(f'feeds = ["{url}"]\n', model=True)
     assert "no model trained yet" in cli("model").stdout
-    cli("import-awesome", str(seed_file))
-    cli("poll", "--once")  # stores the background, then trains the first model
+    cli("import-awesome", str(seed_file))  # trains the first model, on the bundled background
     info = json.loads(cli("model", "--json").stdout)
     assert info["version"] == 1 and info["positives"] == 34 and info["in_use"]
-    out = cli("poll", "--once", "--dry-run").stdout
+    out = cli("poll", "--once", "--dry-run").stdout  # the very first run already uses it
     assert "model relevance" in out and "like *" in out
+    cli("poll", "--once")  # the day's own announcements become the background
+    cli("model", "--retrain")
+    info = json.loads(cli("model", "--json").stdout)
+    assert info["version"] == 2 and info["background"] == 2000
 
 
 def test_the_headless_worker_polls_at_start_and_stops_cleanly_on_sigterm(
