@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import discord
 
@@ -18,6 +18,13 @@ from db.catalog import Candidate, Tally
 from db.types import CandidateStatus, VoteChoice
 
 log = logging.getLogger(__name__)
+
+# Messages read per channel at a recount, newest open post back to the oldest; posts
+# further back (a busy channel) are fetched one by one.
+HISTORY_WINDOW = 1000
+REACTION_PAGE = 100  # Discord's largest page of a reaction's users
+MEMBER_BATCH = 100  # user ids per gateway member request (Discord's limit)
+MEMBER_WAIT = 5.0  # seconds to wait for the members' chunk
 
 
 class ReviewService:
@@ -52,6 +59,9 @@ class ReviewService:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Vote events received and not yet counted, by post: a recount must not decide on
+        # its snapshot while one of them waits, since Discord has already moved past it.
+        self._unapplied: defaultdict[int, int] = defaultdict(int)
 
     @property
     def review_channel(self) -> discord.TextChannel:
@@ -236,6 +246,7 @@ class ReviewService:
         choice = self.choice_of(payload)
         if choice is None:
             return
+        self._unapplied[payload.message_id] += 1
         with self._busy():
             await self._count(payload, choice, present)
 
@@ -258,19 +269,27 @@ class ReviewService:
     async def _count(
         self, payload: discord.RawReactionActionEvent, choice: VoteChoice, present: bool
     ) -> None:
-        candidate = await self.catalog.candidate_by_message(str(payload.message_id))
-        if candidate is None or not candidate.is_open:
-            return
-        arxiv_id = candidate.arxiv_id
-        async with self._locks[arxiv_id]:
-            # Checked again under the lock: a vote queued behind the deciding one must not
-            # count (nor be recorded) once the candidate is decided.
-            if arxiv_id in self._closed:
+        try:
+            candidate = await self.catalog.candidate_by_message(str(payload.message_id))
+            if candidate is None or not candidate.is_open:
                 return
-            tally = await self.app.record_vote(arxiv_id, str(payload.user_id), choice, present)
-            await self._judge(arxiv_id, tally)
+            arxiv_id = candidate.arxiv_id
+            async with self._locks[arxiv_id]:
+                # Checked again under the lock: a vote queued behind the deciding one must
+                # not count (nor be recorded) once the candidate is decided.
+                if arxiv_id in self._closed:
+                    return
+                tally = await self.app.record_vote(arxiv_id, str(payload.user_id), choice, present)
+                await self._judge(arxiv_id, tally)
+        finally:
+            self._applied(payload.message_id)
         # Outside the lock, so the next votes are counted while this edit is in flight.
         await self.refresh_post(arxiv_id)
+
+    def _applied(self, message_id: int) -> None:
+        self._unapplied[message_id] -= 1
+        if self._unapplied[message_id] <= 0:
+            del self._unapplied[message_id]
 
     def _remember(self, member: discord.Member) -> None:
         self._curators[member.id] = is_curator(member, self.settings.curator_role)
@@ -300,6 +319,32 @@ class ReviewService:
         if result is not None:
             self._closed.add(arxiv_id)
 
+    async def _learn(self, user_ids: Iterable[str]) -> None:
+        """Curator or not, for the voters a recount met: a hundred per gateway request.
+
+        One REST look-up per voter would be five a second (Discord's member bucket): a
+        recount of 200 new voters would hold the candidate's lock for 40 s. What is still
+        unknown afterwards (the request failed) is looked up one by one when judged.
+        """
+        unknown = sorted({int(u) for u in user_ids} - self._curators.keys())
+        guild = self.client.get_guild(self.settings.guild_id)
+        if not unknown or guild is None:
+            return
+        for start in range(0, len(unknown), MEMBER_BATCH):
+            batch = unknown[start : start + MEMBER_BATCH]
+            try:
+                members = await asyncio.wait_for(
+                    guild.query_members(user_ids=batch, limit=MEMBER_BATCH, cache=False),
+                    MEMBER_WAIT,
+                )
+            except (TimeoutError, discord.ClientException) as exc:
+                log.warning("could not ask the gateway for %d voter(s): %s", len(batch), exc)
+                return
+            for member in members:
+                self._remember(member)
+            for left in set(batch) - {m.id for m in members}:
+                self._curators[left] = False  # not (or no longer) a member: a plain vote
+
     async def _actor_name(self, user_id: str) -> str:
         await self._is_curator(user_id)  # fetches the member once if no event carried it
         return self._names.get(int(user_id), f"user {user_id}")
@@ -309,11 +354,41 @@ class ReviewService:
     async def reconcile(self) -> None:
         """Make the catalog agree with Discord after downtime: adopt orphan posts, recount votes."""
         await self._adopt_orphans()
-        for candidate in await self.catalog.candidates(status=CandidateStatus.POSTED):
+        candidates = await self.catalog.candidates(status=CandidateStatus.POSTED)
+        recent = await self._recent_posts(candidates)
+        for candidate in candidates:
+            message = recent.get(int(candidate.message_id)) if candidate.message_id else None
             try:
-                await self._recount(candidate)
+                await self._recount(candidate, message)
             except discord.HTTPException as exc:
                 log.warning("could not recount %s: %s", candidate.arxiv_id, exc)
+
+    async def _recent_posts(self, candidates: list[Candidate]) -> dict[int, discord.Message]:
+        """The open posts as the channels' history shows them, a hundred per request.
+
+        Discord allows about five message reads per second in a channel: reading 40 posts
+        one by one would cost 8 s, their history one request. A post older than the
+        window is fetched on its own by the recount.
+        """
+        wanted: defaultdict[int, set[int]] = defaultdict(set)
+        for c in candidates:
+            if c.channel_id and c.message_id:
+                wanted[int(c.channel_id)].add(int(c.message_id))
+        found: dict[int, discord.Message] = {}
+        for channel_id, ids in wanted.items():
+            channel = self.client.get_channel(channel_id)
+            if not isinstance(channel, discord.TextChannel):
+                continue
+            after = discord.Object(id=min(ids) - 1)
+            try:
+                async for message in channel.history(limit=HISTORY_WINDOW, after=after):
+                    if message.id in ids:
+                        found[message.id] = message
+                        if len(found) == len(ids):
+                            break
+            except discord.HTTPException as exc:
+                log.warning("could not read the history of #%s: %s", channel.name, exc)
+        return found
 
     async def _adopt_orphans(self) -> None:
         """A post made just before a crash, never recorded: find it instead of posting again."""
@@ -349,13 +424,14 @@ class ReviewService:
                 self._undecorated[arxiv_id] = message
                 log.warning("could not decorate the adopted post of %s: %s", arxiv_id, exc)
 
-    async def _recount(self, candidate: Candidate) -> None:
+    async def _recount(self, candidate: Candidate, message: discord.Message | None = None) -> None:
         """Replace the stored votes by what the post shows, composed with live events.
 
-        The candidate's lock is held from before the reactions are read until the tally is
+        The candidate's lock is held from before the voters are read until the tally is
         judged: a reaction event arriving meanwhile waits, then applies on top of the
         snapshot (adding a vote the snapshot has is a no-op, removing one it lacks too),
-        so the catalog ends equal to Discord and no decision is taken on a stale tally.
+        so the catalog ends equal to Discord; and while such an event waits, the snapshot
+        decides nothing. `message` (from the history) only says which voter lists to read.
         """
         if not candidate.channel_id or not candidate.message_id:
             return
@@ -366,42 +442,84 @@ class ReviewService:
             if candidate.arxiv_id in self._closed:
                 return
             try:
-                message = await channel.fetch_message(int(candidate.message_id))
+                if message is None:
+                    message = await channel.fetch_message(int(candidate.message_id))
+                counted = await self._recount_message(candidate, message)
+                if not counted:
+                    # A vote is recorded for an emoji the earlier read did not show at all.
+                    message = await channel.fetch_message(int(candidate.message_id))
+                    await self._recount_message(candidate, message, fresh=True)
             except discord.NotFound:
                 log.warning("post of %s is gone; votes stay as recorded", candidate.arxiv_id)
                 return
-            await self._recount_message(candidate, message)
-        await self.refresh_post(candidate.arxiv_id)
+        # In the background: the next posts are read while this edit waits for its bucket.
+        self.refresh_later(candidate.arxiv_id)
 
-    async def _recount_message(self, candidate: Candidate, message: discord.Message) -> None:
-        if message.embeds:
-            self._rendered[candidate.arxiv_id] = embed_signature(message.embeds[0])
-        votes: dict[str, set[VoteChoice]] = defaultdict(set)
-        mine: set[str] = set()
+    async def _recount_message(
+        self, candidate: Candidate, message: discord.Message, *, fresh: bool = False
+    ) -> bool:
+        """Recount from `message`; False (nothing changed) when it is too old to be used.
+
+        An emoji nobody but the bot holds, on Discord when `message` was read and in the
+        catalog now, has no voters to read: a vote given since is either recorded already
+        (then the list is read) or waits behind the lock. Every other list is read now.
+        """
+        arxiv_id = candidate.arxiv_id
         by_emoji = {
             self.settings.approve_emoji: VoteChoice.APPROVE,
             self.settings.reject_emoji: VoteChoice.REJECT,
         }
-        for reaction in message.reactions:
-            name = str(reaction.emoji)
-            choice = by_emoji.get(name)
-            if choice is None:
+        tally = await self.catalog.tally(arxiv_id)
+        recorded = {VoteChoice.APPROVE: bool(tally.approve), VoteChoice.REJECT: bool(tally.reject)}
+        reactions = {str(r.emoji): r for r in message.reactions if str(r.emoji) in by_emoji}
+        if not fresh and any(recorded[c] and e not in reactions for e, c in by_emoji.items()):
+            return False
+        if message.embeds:
+            self._rendered[arxiv_id] = embed_signature(message.embeds[0])
+        votes: dict[str, set[VoteChoice]] = defaultdict(set)
+        mine = {name for name, r in reactions.items() if r.me}
+        for name, reaction in reactions.items():
+            choice = by_emoji[name]
+            if reaction.count - int(reaction.me) <= 0 and not recorded[choice]:
                 continue
-            async for user in reaction.users(limit=None):
-                if user.id == self._me:
+            for user_id in await self._voters(message, name):
+                if user_id == self._me:
                     mine.add(name)
-                    continue
-                votes[str(user.id)].add(choice)
-                if isinstance(user, discord.Member):
-                    self._remember(user)
-        tally = await self.app.replace_votes(candidate.arxiv_id, dict(votes))
-        await self._judge(candidate.arxiv_id, tally)
+                else:
+                    votes[str(user_id)].add(choice)
+        tally = await self.app.replace_votes(arxiv_id, dict(votes))
+        await self._learn(votes)
+        if self._unapplied.get(message.id):
+            # A reaction event arrived while the voters were read: the snapshot may be
+            # behind Discord, so the event, applied next under this lock, judges instead.
+            log.info("recount of %s: a vote event follows, it decides", arxiv_id)
+        else:
+            await self._judge(arxiv_id, tally)
         if set(by_emoji) - mine:
             try:
                 await self._decorate(message, candidate)
             except discord.HTTPException as exc:
-                self._undecorated[candidate.arxiv_id] = message
-                log.warning("could not decorate the post of %s: %s", candidate.arxiv_id, exc)
+                self._undecorated[arxiv_id] = message
+                log.warning("could not decorate the post of %s: %s", arxiv_id, exc)
+        return True
+
+    async def _voters(self, message: discord.Message, emoji: str) -> list[int]:
+        """Everyone holding `emoji` on `message` now, paged like Discord (100 by user id).
+
+        Not `Reaction.users()`: it reads only as many as the message's reaction count said
+        when the message was read, so a voter who came since would be missed; and it asks
+        once more for an empty page after a short one.
+        """
+        found: list[int] = []
+        after: int | None = None
+        while True:
+            page = await self.client.http.get_reaction_users(
+                message.channel.id, message.id, emoji, REACTION_PAGE, after=after
+            )
+            found.extend(int(user["id"]) for user in page)
+            if len(page) < REACTION_PAGE:
+                return found
+            after = found[-1]
 
     # -- expiry ------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import io
 import logging
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 QUERY_MAX = 1000  # Discord allows 6000; nobody types more, and FTS caps the tokens anyway
+AUTOCOMPLETE_WAIT = 0.3  # seconds an autocomplete waits for the catalog before using the last list
 
 class SearchInputError(PaperbotError):
     """Slash-command text that cannot be a search filter."""
@@ -84,10 +86,12 @@ class SearchPager(discord.ui.View):
         self.next.disabled = (self.page + 1) * PAGE_SIZE >= self.total
 
     async def _show(self, interaction: discord.Interaction) -> None:
+        # Acknowledged first: the search waits for the catalog thread, Discord only 3 s.
+        await interaction.response.defer()
         embed, total = await self.show(self.query, self.filters, self.page)
         self.total = total
         self._sync_buttons()
-        await interaction.response.edit_message(embed=embed, view=self)
+        await interaction.edit_original_response(embed=embed, view=self)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id="paper:search:prev")
     async def previous(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
@@ -106,6 +110,8 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         self.catalog = app.catalog
         self.review = review
         self.notices = notices
+        self._known_sections: list[str] = []
+        self._sections_lookup: asyncio.Future[list[str]] | None = None
         super().__init__()
 
     def _require_curator(self, interaction: discord.Interaction) -> None:
@@ -116,8 +122,26 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         current = current.lower()
-        names = await self.app.sections()
+        names = await self._sections()
         return [app_commands.Choice(name=s, value=s) for s in names if current in s.lower()][:25]
+
+    async def _sections(self) -> list[str]:
+        """The list's sections; the last known ones while the catalog thread is busy.
+
+        An autocomplete cannot be deferred: it is answered within Discord's 3 s or the
+        member sees no choices at all.
+        """
+        lookup = self._sections_lookup
+        if lookup is None or lookup.done():
+            lookup = self._sections_lookup = asyncio.ensure_future(self.app.sections())
+            # Retrieved here if nobody waits any more, so a failure is not reported twice.
+            lookup.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            names = await asyncio.wait_for(asyncio.shield(lookup), AUTOCOMPLETE_WAIT)
+        except TimeoutError:
+            return self._known_sections
+        self._known_sections = list(names)
+        return self._known_sections
 
     # -- search ------------------------------------------------------------------------
 

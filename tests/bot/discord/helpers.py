@@ -319,6 +319,18 @@ async def running_bot(server: FakeDiscord, settings: Settings) -> AsyncIterator[
         await app.close()
 
 
+@contextlib.asynccontextmanager
+async def starting_bot(server: FakeDiscord, settings: Settings) -> AsyncIterator[Harness]:
+    """PaperBot connected to the fake server, not waiting for its start-up recount to end."""
+    app = await App.open(settings)
+    try:
+        bot = PaperBot(app)
+        async with running_client(bot, server.token, timeout=10.0):
+            yield Harness(server, bot, settings, app, Worker(app, bot))
+    finally:
+        await app.close()
+
+
 async def failed_start(server: FakeDiscord, settings: Settings) -> str | None:
     """Run PaperBot until it gives up on start-up; its one-line reason."""
     async with await App.open(settings) as app:

@@ -125,12 +125,12 @@ async def test_search_pages_with_buttons_and_autocompletes_sections(
         assert names[0].startswith("1. ")
 
         click = await fake_discord.click_component(first, "paper:search:next", user_id=user)
-        await click.wait_response()
+        await click.wait_for(lambda r: r.edits)  # deferred, then the page
         second = fake_discord.message_by_id(first["id"])
         assert "page 2/" in second["embeds"][0]["footer"]["text"]
         assert second["embeds"][0]["fields"][0]["name"].startswith("6. ")
         click = await fake_discord.click_component(first, "paper:search:prev", user_id=user)
-        await click.wait_response()
+        await click.wait_for(lambda r: r.edits)  # deferred, then the page
         again = fake_discord.message_by_id(first["id"])
         assert [f["name"] for f in again["embeds"][0]["fields"]] == names
 
@@ -139,7 +139,7 @@ async def test_search_pages_with_buttons_and_autocompletes_sections(
         assert other.messages()[0]["components"]  # it has a pager too
         assert other.messages()[0]["id"] != first["id"]
         click = await fake_discord.click_component(first, "paper:search:next", user_id=user)
-        await click.wait_response()
+        await click.wait_for(lambda r: r.edits)  # deferred, then the page
         paged = fake_discord.message_by_id(first["id"])["embeds"][0]
         assert paged["title"] == "Search: neural networks"
         assert paged["fields"][0]["name"].startswith("6. ")

@@ -244,3 +244,26 @@ async def test_a_stop_signal_shuts_down_cleanly(
     assert code == 0, err
     assert "Traceback" not in err
     assert not fake_discord.connected  # the gateway was closed, not dropped
+
+
+async def test_options_after_the_subcommand_and_a_wrong_guild_is_one_line_with_the_link(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    feed = (tmp_path / "none.xml").resolve().as_uri()
+    config = write_config(fake_discord, tmp_path, feed)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(f"guild_id = {fake_discord.guild_id}", "guild_id = 4242"), "utf-8")
+    env = environment(fake_discord, config)
+    del env["PAPERBOT_CONFIG"]  # the file comes from --config, given after the subcommand
+    code, err = await finish(await paperbot(env, "run", "--config", str(config), "-v"))
+    assert code == 1, err
+    assert "Traceback" not in err and "unrecognized arguments" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(
+        "paperbot: error: cannot register the slash commands in guild 4242 (Missing Access)"
+    )
+    invite = (
+        f"https://discord.com/oauth2/authorize?client_id={fake_discord.application_id}"
+        "&scope=bot+applications.commands&permissions=309237763136"
+    )
+    assert last.endswith(invite)
