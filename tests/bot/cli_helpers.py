@@ -42,8 +42,12 @@ class Cli:
     """
 
     def __init__(
-        self, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        self,
+        home: Path,
+        capsys: pytest.CaptureFixture[str] | None = None,
+        monkeypatch: pytest.MonkeyPatch | None = None,
     ) -> None:
+        # Without capsys and monkeypatch (a fixture shared by a module), only `subprocess`.
         self.home = home
         self.config = home / "paperbot.toml"
         self._capsys = capsys
@@ -72,6 +76,7 @@ class Cli:
 
     def __call__(self, *args: str, check: bool = True) -> Result:
         mp = self._monkeypatch
+        assert mp is not None and self._capsys is not None, "in process needs capsys"
         with mp.context() as m:
             m.chdir(self.home)
             for name in list(os.environ):

@@ -36,11 +36,8 @@ def _free_port() -> int:
 
 
 def _serve_argv(cli: Cli, *extra: str) -> list[str]:
-    # The command line's `serve` once it is wired in; the module's own entry point (the same
-    # cmd_serve, the same options) until then.
-    module = ["-m", "bot"] if "serve" in COMMANDS else ["-m", "bot.serve"]
-    head = ["--config", str(cli.config)]
-    return [sys.executable, *module, *head, *(["serve"] if "serve" in COMMANDS else []), *extra]
+    assert "serve" in COMMANDS
+    return [sys.executable, "-m", "bot", "--config", str(cli.config), "serve", *extra]
 
 
 @dataclass
@@ -96,14 +93,22 @@ def _wait_until_up(proc: subprocess.Popen[str], url: str) -> None:
     raise AssertionError("paperbot serve did not answer within 60 s")
 
 
-@pytest.fixture
-def curated(cli: Cli, shared: Callable[[str], Path], seed_file: Path) -> Cli:
-    """A catalog as a curator has it: the list imported, a poll's candidates, votes, decisions."""
+@pytest.fixture(scope="module")
+def curated(
+    tmp_path_factory: pytest.TempPathFactory, shared: Callable[[str], Path], seed_text: str
+) -> Cli:
+    """A catalog as a curator has it: the list imported, a poll's candidates, votes, decisions.
+
+    Built once for the module (the server only reads it), through real processes.
+    """
+    cli = Cli(tmp_path_factory.mktemp("curated"))
+    seed_file = cli.home / "README.md"
+    seed_file.write_bytes(seed_text.encode("utf-8"))
     url = shared(FEED_2024).as_uri()
     cli.configure(f'feeds = ["{url}"]\n[model]\nenabled = false\n')
-    cli("import-awesome", str(seed_file))
-    cli("poll", "--once")
-    candidates = json.loads(cli("candidates", "--json").stdout)
+    cli.subprocess("import-awesome", str(seed_file))
+    cli.subprocess("poll", "--once")
+    candidates = json.loads(cli.subprocess("candidates", "--json").stdout)
     assert len(candidates) >= 4
     first, second, third, fourth = (c["arxiv_id"] for c in candidates[:4])
     now = datetime.now(UTC)
@@ -112,13 +117,23 @@ def curated(cli: Cli, shared: Callable[[str], Path], seed_file: Path) -> Cli:
         for user in ("1", "2"):
             catalog.set_vote(second, user, VoteChoice.APPROVE, True, now)
         catalog.set_vote(first, "3", VoteChoice.REJECT, True, now)
-    cli("approve", third, "--by", "alice")
-    cli("reject", fourth, "--by", "bob")
+    cli.subprocess("approve", third, "--by", "alice", "--no-recheck")
+    cli.subprocess("reject", fourth, "--by", "bob")
     return cli
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(curated: Cli) -> Iterator[Server]:
+    yield from _serving(curated)
+
+
+@pytest.fixture
+def own_server(curated: Cli) -> Iterator[Server]:
+    """A server of the test's own, for a test that stops it."""
+    yield from _serving(curated)
+
+
+def _serving(curated: Cli) -> Iterator[Server]:
     proc, port = _start(curated)
     base = f"http://127.0.0.1:{port}/{database_name(Path('paperbot.db'))}"
     try:
@@ -216,7 +231,8 @@ def test_writes_are_refused_and_the_catalog_is_unchanged(server: Server, curated
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
-def test_stops_cleanly_on_sigterm(server: Server) -> None:
+def test_stops_cleanly_on_sigterm(own_server: Server) -> None:
+    server = own_server
     server.proc.send_signal(signal.SIGTERM)
     _, err = server.proc.communicate(timeout=30)
     assert server.proc.returncode == 0, err
