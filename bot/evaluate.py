@@ -35,7 +35,7 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,7 +274,7 @@ def _poll_day(test: list[BackgroundPaper]) -> str | None:
         if p.day:
             counts[p.day] = counts.get(p.day, 0) + 1
     days = sorted(d for d, c in counts.items() if c >= POLL_DAY_MIN)
-    return days[0] if len(days) > 1 else None
+    return days[0] if days and len(counts) > 1 else None
 
 
 # --- the replay ---------------------------------------------------------------------------
@@ -289,6 +289,7 @@ def run_evaluation(
     train_background: int = TRAIN_BACKGROUND,
     test_background: int | None = TEST_BACKGROUND,
     split_year: int | None = None,
+    descriptions: Mapping[str, str] | None = None,
     seed: int = 0,
 ) -> EvaluationReport:
     """Replay `list_text` (an awesome list) against real announcements.
@@ -298,7 +299,8 @@ def run_evaluation(
     default `RuleSet.default()`. `train_background`/`test_background` cap the two
     backgrounds (seeded samples). `split_year`: for a time split, test on that year's
     entries (trained on the earlier ones) instead of the latest year's. `progress` receives
-    one-line status messages.
+    one-line status messages. `descriptions`: section -> what belongs there (see
+    `feeds.ranking.read_descriptions`), used as the application would use them.
     """
     started = time.perf_counter()
     say: Progress = progress or (lambda _m: None)
@@ -428,7 +430,9 @@ def run_evaluation(
             )
             model = RelevanceModel.train(examples, now=now, features=features, matrix=matrix)
             trainings += 1
-            ranker = Ranker(rules, model, sections=sections, catch_all=catch_all)
+            ranker = Ranker(
+                rules, model, sections=sections, catch_all=catch_all, descriptions=descriptions
+            )
             held_pred = model.predict_rows(list_rows[test_idx])
             bg_pred = model.predict_rows(test_rows) if len(test_papers) else []
             held_m = ranker.decide(held_papers, held_rules, held_pred)
@@ -442,6 +446,7 @@ def run_evaluation(
             )
             if name == COLD:
                 for signal, (settings, catch_weight, use_rules) in signals.items():
+                    use_descriptions = signal != "shipped, no descriptions"
                     variant = model.with_settings(**settings)
                     vr = Ranker(
                         rules,
@@ -449,6 +454,7 @@ def run_evaluation(
                         sections=sections,
                         catch_all=catch_all,
                         catch_all_weight=catch_weight,
+                        descriptions=descriptions if use_descriptions else None,
                     )
                     preds = variant.predict_rows(list_rows[test_idx])
                     empty = [Match(r.arxiv_id, 0.0, None) for r in held_rules]
@@ -465,6 +471,9 @@ def run_evaluation(
         notes.append(f"{no_digest} entries have no digest: judged by their title alone")
     if catch_all:
         notes.append(f"catch-all section: {catch_all}")
+    if descriptions:
+        known = [s for s in sections if s in descriptions]
+        notes.append(f"section descriptions used: {len(known)} of {len(sections)} sections")
     return EvaluationReport(
         protocol=protocol,
         list_entries=len(entries),
@@ -505,10 +514,11 @@ def _signal_settings(
         "neighbours only": ({**only, "section_neighbours": 1.0}, w, False),
         "centroid only": ({**only, "section_centroid": 1.0}, w, False),
         "key words only": ({**only, "section_keywords": 1.0}, w, False),
-        "all, no rules": ({}, w, False),
-        "no key words": ({"section_keywords": 0.0}, w, True),
-        "no classifier": ({"section_classifier": 0.0}, w, True),
-        "all (ships)": ({}, w, True),
+        "shipped signals, no rules": ({}, w, False),
+        "+ centroid": ({"section_centroid": 1.0}, w, True),
+        "+ key words": ({"section_keywords": 1.0}, w, True),
+        "shipped (+ rules)": ({}, w, True),
+        "shipped, no descriptions": ({}, w, True),
     }
     if catch_all:
         for weight in (1.0, 0.6):
@@ -554,7 +564,7 @@ def format_report(report: EvaluationReport) -> str:
     out.append(f"* default (what paperbot ships). {report.seconds:.1f}s.")
     if report.section_signals:
         out.append(
-            "section accuracy by signal (cold-start model): "
+            "sections by signal (accuracy, cold-start model): "
             + ", ".join(f"{k} {v:.3f}" for k, v in report.section_signals.items())
         )
     out.extend(report.notes)

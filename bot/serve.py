@@ -149,11 +149,11 @@ def catalog_metadata(name: str, title: str) -> dict[str, Any]:
 
 
 def add_serve_command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: argparse._SubParsersAction[Any],
     parents: Sequence[argparse.ArgumentParser] = (),
 ) -> argparse.ArgumentParser:
     """Add `serve [--host H] [--port N]` to the command line's subcommands."""
-    parser = sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         "serve",
         help="browse the catalog in datasette, read-only (needs paperbot[serve])",
         parents=list(parents),

@@ -8,13 +8,21 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from typing import Literal, Protocol, get_args
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+import numpy as np
 
 from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
-from feeds.relevance import RUNNER_UP_RATIO, Prediction, apply_budget, combine
+from feeds.relevance import (
+    RUNNER_UP_RATIO,
+    Prediction,
+    apply_budget,
+    combine,
+    combined_scores,
+    stop_words,
+)
 from feeds.rules import RuleSet
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "guess_catch_all",
     "match_section",
     "rank_feed",
+    "read_descriptions",
 ]
 
 log = logging.getLogger(__name__)
@@ -41,9 +50,9 @@ STRONG_RULE = 2.0
 # The catch-all section competes with its score scaled by this: it is chosen only when no
 # topic section fits about as well (its centroid and neighbours are everyone's).
 CATCH_ALL_WEIGHT = 0.8
-# Share of the section scores the rules get where they fire: they name topics, the model
-# has read the list's own entries.
-SECTION_RULE_WEIGHT = 0.2
+# Share of the section scores the rules get where they fire, for a rules file whose
+# sections are all the list's (scaled down by the square of the share it has, see Ranker).
+SECTION_RULE_WEIGHT = 0.5
 # Share of the section scores that the sections' descriptions get, when the list has any.
 DESCRIPTION_WEIGHT = 0.25
 # Papers scoring below this share of the cut are not candidates whatever their section, so
@@ -103,7 +112,26 @@ def match_section(name: str, sections: Sequence[str]) -> str | None:
 
 
 def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 and w not in ENGLISH_STOP_WORDS}
+    """A text's content words (4+ letters, no stop words, a plural "s" off) and the pairs
+    of them that follow each other ("sparse subnetwork"), as description evidence."""
+    words = [
+        w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+        for w in _WORD.findall(text.lower())
+        if len(w) > 3 and w not in stop_words()
+    ]
+    return {*words, *(f"{a} {b}" for a, b in pairwise(words))}
+
+
+def read_descriptions(text: str) -> dict[str, str]:
+    """Section descriptions from Markdown lines of the form ``- `Section`: what belongs there``
+    (or ``- **Section**: ...``), as a list's contributing guide writes its categories."""
+    found: dict[str, str] = {}
+    for m in _DESCRIPTION.finditer(text):
+        found[(m.group(1) or m.group(2)).strip()] = m.group(3).strip()
+    return found
+
+
+_DESCRIPTION = re.compile(r"^\s*[-*]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*:\s*(.+)$", re.M)
 
 
 class Ranker:
@@ -159,7 +187,6 @@ class Ranker:
         self.strong_rule = strong_rule
         self.catch_all_weight = catch_all_weight
         self.description_weight = description_weight
-        self.section_rule_weight = section_rule_weight
         self.warnings: list[str] = []
         if catch_all is not None and self.catch_all is None:
             self.warnings.append(f"catch-all section {catch_all!r} is not a section of the list")
@@ -174,6 +201,11 @@ class Ranker:
             mapped = match_section(name, self.sections) if self.sections else name
             self._rule_sections[name] = mapped
         missing = [n for n, m in self._rule_sections.items() if m is None]
+        # A rules file written for other sections files its phenomena under the few names
+        # it shares with the list ("double descent" under Empirical Study, where the list
+        # has a section of its own): its section evidence counts as much as the file fits.
+        fit = 1.0 - len(missing) / max(1, len(self._rule_sections))
+        self.section_rule_weight = section_rule_weight * fit**2
         if missing:
             self.warnings.append(
                 "rules sections not in the list (their phrases only boost relevance): "
@@ -284,27 +316,34 @@ class Ranker:
             return ruled
         cut = self.cut()
         bar = (cut if cut is not None else 0.0) * _NEAR_CUT
+        scores = combined_scores(
+            np.array([m.score for m in ruled], dtype=float),
+            np.array([p.relevance for p in predictions], dtype=float),
+        )
+        budget = self.selection == "budget"
         out: list[Match] = []
-        for paper, rule_raw, rule, prediction in zip(
-            papers, rule_matches, ruled, predictions, strict=True
+        for paper, rule_raw, rule, prediction, score in zip(
+            papers, rule_matches, ruled, predictions, scores.tolist(), strict=True
         ):
+            strong = self._strong(rule)
+            if not (strong or score >= bar or budget):
+                # Far below the cut: not a candidate whatever its section, so the section is
+                # the model's first (the rules' without one) and no veto is looked up.
+                out.append(self._far(rule, prediction, score))
+                continue
             combined = combine(
                 rule,
                 self._restricted(prediction),
                 candidate_threshold=cut or 0.0,
                 section_rule_weight=self.section_rule_weight,
             )
-            strong = self._strong(rule)
-            near = strong or combined.score >= bar or self.selection == "budget"
-            vetoed: set[str] = set()
-            if near:
-                vetoed = {
-                    mapped
-                    for name in self.rules.vetoed(paper)
-                    if (mapped := self._rule_sections.get(name)) is not None
-                }
+            vetoed = {
+                mapped
+                for name in self.rules.vetoed(paper)
+                if (mapped := self._rule_sections.get(name)) is not None
+            }
             top_vetoed = combined.section in vetoed
-            decided = self._decide_section(combined, paper, vetoed, near)
+            decided = self._decide_section(combined, paper, vetoed, True)
             reached = cut is not None and decided.score >= cut and not top_vetoed
             decided.candidate = decided.section is not None and (reached or strong)
             if strong and not reached:
@@ -314,6 +353,18 @@ class Ranker:
             days = [(p.announced or _NO_DAY).date() for p in papers]
             apply_budget(out, days, self.daily_budget, taken or {})
         return out
+
+    def _far(self, rule: Match, prediction: Prediction, score: float) -> Match:
+        section = prediction.section
+        if self.sections and section not in self.sections:
+            section = rule.section
+        return Match(
+            arxiv_id=rule.arxiv_id,
+            score=round(score, 4),
+            section=section,
+            reasons=[*rule.reasons, f"model relevance {prediction.relevance:.2f}"],
+            candidate=False,
+        )
 
     def is_strong(self, rule_match: Match) -> bool:
         """A rules match (as the rules gave it) strong enough to get in on its own."""

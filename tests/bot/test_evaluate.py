@@ -1,4 +1,4 @@
-"""The evaluation harness: a small leave-one-out replay of the seed list on real announcements."""
+"""The evaluation harness: small replays of the seed list against real announcements."""
 
 from __future__ import annotations
 
@@ -9,34 +9,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import bot.evaluate as evaluate
 from bot.evaluate import (
-    DEFAULT,
+    COLD,
     FLAG_RATES,
     RULES,
-    VARIANTS,
+    WARM,
+    EvaluationError,
     EvaluationReport,
     _recall_at,
     format_report,
     run_evaluation,
 )
+from feeds.errors import PaperbotError
+
+SAMPLE = "data/corpus/daily-arxiv-ai-enhanced-sample2000.jsonl.gz"
+FEED_DAY = "data/arxiv-rss/rss-all-archives-2024-11-28.xml"
 
 
 @pytest.fixture(scope="module")
-def report(shared: Callable[[str], Path], seed_text: str) -> EvaluationReport:
-    for needed in (
-        "data/arxiv-rss/rss-all-archives-2024-11-28.xml",
-        "data/corpus/daily-arxiv-ai-enhanced-2025-03_2026-07.jsonl.gz",
-        "data/corpus/amds123-arxiv-blog-posts-2015_2019.jsonl.gz",
-    ):
-        shared(needed)
-    shared_dir = shared("seeds").parent
+def report(seed_text: str) -> EvaluationReport:
+    """Leave-one-out on the seed, the bundled sample split by day (no files given)."""
     messages: list[str] = []
     result = run_evaluation(
-        seed_text,
-        shared_dir,
-        background_limit=2000,
-        train_background=2000,
-        progress=messages.append,
+        seed_text, train_background=400, test_background=400, progress=messages.append
     )
     assert messages  # it says what it is doing
     return result
@@ -45,14 +41,18 @@ def report(shared: Callable[[str], Path], seed_text: str) -> EvaluationReport:
 def test_report_shape(report: EvaluationReport) -> None:
     assert report.protocol == "leave-one-out"
     assert report.list_entries == report.held_out == 34
-    assert report.eval_background == 2000
-    assert report.train_background == 2000
-    assert report.background_sources["feed 2024-11-28"] > 400  # the real day is kept whole
-    assert [r.name for r in report.results] == [RULES, *VARIANTS, DEFAULT]
+    assert report.trainings == 34  # no files: no poll day to play, the cold start only
+    assert report.test_background == 400
+    assert report.train_background == 400
+    assert list(report.background_sources) == ["bundled background-sample.jsonl.gz"]
+    assert [r.name for r in report.results] == [RULES, COLD]
     for r in report.results:
         assert set(r.recall) == set(FLAG_RATES)
         assert all(0.0 <= v <= 1.0 for v in r.recall.values())
         assert 0.0 <= r.section_accuracy <= 1.0
+        assert r.flagged_at_default is not None and 0.0 <= r.flagged_at_default <= 1.0
+    assert "shipped (+ rules)" in report.section_signals
+    assert any("split by day" in n for n in report.notes)
 
 
 def test_table_has_one_row_per_measure_and_a_column_per_scorer(report: EvaluationReport) -> None:
@@ -61,19 +61,19 @@ def test_table_has_one_row_per_measure_and_a_column_per_scorer(report: Evaluatio
     header = next(line for line in lines if RULES in line)
     for r in report.results:
         assert r.name in header
-    assert f"{DEFAULT} *" in header
     labels = [f"recall @ {r}% flagged" for r in FLAG_RATES] + ["section accuracy"]
     rows = [line for line in lines if any(line.startswith(label) for label in labels)]
-    assert len(rows) == 4
+    assert len(rows) == len(FLAG_RATES) + 1
     for row in rows:  # one figure per scorer
         assert len(re.findall(r"\b[01]\.\d{3}\b", row)) == len(report.results), row
+    assert "sections by signal" in table
 
 
-def test_model_beats_the_rules_on_the_seed(report: EvaluationReport) -> None:
-    rules, default = report.result(RULES), report.result(DEFAULT)
-    for r in FLAG_RATES:
-        assert default.recall[r] > rules.recall[r], (r, default.recall[r], rules.recall[r])
-    assert default.section_accuracy > rules.section_accuracy
+def test_what_ships_beats_the_rules_on_the_seed(report: EvaluationReport) -> None:
+    rules, shipped = report.result(RULES), report.result(COLD)
+    for r in (3, 5, 10):
+        assert shipped.recall[r] > rules.recall[r], (r, shipped.recall[r], rules.recall[r])
+    assert shipped.section_accuracy > rules.section_accuracy
 
 
 def test_recall_counts_ties_fairly() -> None:
@@ -86,22 +86,37 @@ def test_recall_counts_ties_fairly() -> None:
     assert got[0] == pytest.approx(4 / 11)
 
 
-def test_too_short_a_list_is_refused(shared: Callable[[str], Path]) -> None:
-    with pytest.raises(ValueError, match="at least 6"):
-        run_evaluation("# Empty list\n\n## Theory\n", shared("seeds").parent)
+def test_too_short_a_list_is_refused_in_one_line() -> None:
+    with pytest.raises(EvaluationError, match="at least 6") as info:
+        run_evaluation("# Empty list\n\n## Theory\n")
+    assert isinstance(info.value, PaperbotError)
+    assert "\n" not in str(info.value)
 
 
-def test_a_long_list_is_replayed_by_a_time_split(
+def test_background_files_replace_the_bundled_days(
     shared: Callable[[str], Path], seed_text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above LOO_MAX_ENTRIES: one training on the older entries, the newest ids held out."""
-    import bot.evaluate as evaluate
-
+    """A time split (one training per configuration) against files of other days: the
+    bundled sample's days are left out of them, and the first full day plays the poll."""
     monkeypatch.setattr(evaluate, "LOO_MAX_ENTRIES", 20)
     report = run_evaluation(
-        seed_text, shared("seeds").parent, background_limit=600, train_background=600
+        seed_text,
+        [shared(FEED_DAY), shared(SAMPLE)],
+        train_background=400,
+        test_background=300,
     )
     assert report.protocol == "time split"
-    assert report.held_out == 6  # 20 % of the 32 entries with an arXiv id
-    assert report.trainings == 2  # one per feature set
-    assert "time split: 6 held-out" in format_report(report)
+    assert report.held_out == 8  # the seed's 2020 entries, trained on the earlier years
+    assert [r.name for r in report.results] == [RULES, COLD, WARM]
+    assert report.trainings == 2
+    assert set(report.background_sources) <= {"daily-arxiv-ai-enhanced-sample2000.jsonl.gz"}
+    assert any("2024-11-28" in n for n in report.notes)  # the feed day was the poll
+    assert any("days the bundled sample holds were left out" in n for n in report.notes)
+    assert "time split: 8 held-out" in format_report(report)
+
+
+def test_no_usable_background_is_an_error(tmp_path: Path, seed_text: str) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"id": "x", "title": "t", "abstract": "a", "categories": ["astro-ph"]}\n')
+    with pytest.raises(EvaluationError, match="no background"):
+        run_evaluation(seed_text, [empty])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from db.awesome import parse_awesome
+from feeds import relevance
 from feeds.models import Match, Paper
 from feeds.relevance import (
     FORMAT_MAGIC,
@@ -19,8 +22,10 @@ from feeds.relevance import (
     ModelFormatError,
     Prediction,
     RelevanceModel,
+    TextFeatures,
     TrainingError,
     combine,
+    example_text,
 )
 
 SAMPLE = "data/corpus/daily-arxiv-ai-enhanced-sample2000.jsonl.gz"
@@ -243,3 +248,151 @@ def test_combine_more_evidence_scores_higher() -> None:
     assert combine(rule(6.0), low).score < combine(rule(6.0), pred).score
 
 
+# --- calibration, storage format, sections -------------------------------------------------
+
+
+def test_flag_rates_map_to_cuts_read_off_unseen_background(
+    model: RelevanceModel, corpus: dict
+) -> None:
+    points = model.metrics["calibration"]
+    assert [r for r, _ in points] == sorted(r for r, _ in points)
+    assert model.metrics["n_calibration"] > 50  # held out of the regression
+    cuts = [model.threshold_for_rate(r) for r in (0.01, 0.03, 0.1)]
+    assert cuts[0] > cuts[1] > cuts[2]
+    assert model.threshold_for_rate(0.04) < model.threshold_for_rate(0.03)  # interpolated
+    unseen = np.array(
+        [p.relevance for p in model.predict([paper(r) for r in list(corpus.values())[1500:]])]
+    )
+    share = float((unseen >= model.threshold_for_rate(0.1)).mean())
+    assert 0.03 <= share <= 0.25, share
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        model.threshold_for_rate(3.0)
+
+
+def test_a_model_of_the_previous_format_is_refused(model: RelevanceModel) -> None:
+    blob = model.to_bytes()
+    old = FORMAT_MAGIC + (1).to_bytes(2, "big") + blob[len(FORMAT_MAGIC) + 2 :]
+    with pytest.raises(ModelFormatError, match=r"format 1 is not supported.*retrain"):
+        RelevanceModel.from_bytes(old)
+
+
+def test_stored_arrays_are_small_and_not_pickled(model: RelevanceModel) -> None:
+    import io
+    import zipfile
+
+    blob = model.to_bytes()
+    with zipfile.ZipFile(io.BytesIO(blob[len(FORMAT_MAGIC) + 2 :])) as z:
+        names = set(z.namelist())
+    assert {"cat_data.npy", "cat_latent.npy", "section_coef.npy"} <= names
+    assert len(blob) < 3_000_000
+
+
+def test_key_words_become_section_evidence(seed_text: str, corpus: dict) -> None:
+    positives = [
+        Example(
+            e.key,
+            e.title,
+            e.digest or "",
+            e.section,
+            "positive",
+            ("double descent",) if "escent" in e.title else (),
+        )
+        for e in parse_awesome(seed_text).entries
+    ]
+    background = [
+        Example(r["id"], r["title"], r["abstract"], None, "background")
+        for r in list(corpus.values())[:300]
+    ]
+    model = RelevanceModel.train(positives + background, now=NOW)
+    rows = model.features.transform(["Double descent. Double descent. A double descent curve."])
+    keywords = model.section_evidence(rows)["keywords"][0]
+    section = model.sections[int(np.argmax(keywords))]
+    assert section == next(e.section for e in positives if e.keywords)
+    assert "double descent" in model.metrics["section_keywords"][section]
+
+
+# --- the array tokenizer and vocabulary against the obvious way ------------------------------
+
+_TRICKY = [
+    "Deep double-descent and the the Lottery ticket: 10x faster, x2, 2x, _private, a_b",
+    "Ünïcode wörds: STRASSE straße ΣΑΣ naïve İstanbul \x00 nul, tab\tand\nnewline",
+    "Mathematical 𝒜lpha 𝔅eta and emoji 😀ab ab😀cd, lone \ud800surrogate",
+    "",
+    "of the and",  # stop words only
+    "a b c",  # one-letter words are no tokens
+]
+
+
+def _reference_grams(text: str) -> list[str]:
+    stop = relevance.stop_words()
+    tokens = [t for t in relevance._TOKEN_RE.findall(text.lower()) if t not in stop]
+    return [*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens))]
+
+
+def _texts(corpus: dict[str, dict], n: int) -> list[str]:
+    records = list(corpus.values())[:n]
+    return [example_text(r["title"], r["abstract"]) for r in records] + _TRICKY * 2
+
+
+def test_counts_are_the_token_patterns_grams(corpus: dict[str, dict]) -> None:
+    texts = _texts(corpus, 300)
+    features = TextFeatures.fit(texts, lsa_dims=0, min_df=1)
+    counts = features.counts(texts)
+    for i, text in enumerate(texts):
+        want: dict[int, int] = {}
+        for gram in _reference_grams(text):
+            col = features.term_index(gram)
+            assert col is not None, gram  # min_df=1: every gram of the texts is a term
+            want[col] = want.get(col, 0) + 1
+        row = counts[i]
+        got = dict(zip(row.indices.tolist(), row.data.astype(int).tolist(), strict=True))
+        assert got == want, text[:60]
+
+
+def test_unknown_words_break_bigrams_and_count_nothing(corpus: dict[str, dict]) -> None:
+    features = TextFeatures.fit(_texts(corpus, 200), lsa_dims=0)
+    row = features.counts(["neural zzqxunseenword network neural network"])[0]
+    neural, network = features.term_index("neural"), features.term_index("network")
+    pair = features.term_index("neural network")
+    assert neural is not None and network is not None and pair is not None
+    got = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+    assert got == {neural: 2.0, network: 2.0, pair: 1.0}
+    assert features.counts([]).shape == (0, features.n_terms)
+
+
+def test_vocabulary_is_the_commonest_grams_counted_the_obvious_way(
+    corpus: dict[str, dict],
+) -> None:
+    texts = _texts(corpus, 400)
+    df: dict[str, int] = {}
+    for text in texts:
+        for gram in set(_reference_grams(text)):
+            df[gram] = df.get(gram, 0) + 1
+    for max_features in (None, 3000):
+        # one chunk: counted exactly
+        got = relevance._vocabulary_counts(texts, 2, max_features, chunk=len(texts))
+        want = sorted((t, c) for t, c in df.items() if c >= 2)
+        if max_features is not None:
+            want = sorted(sorted(want, key=lambda tc: (-tc[1], tc[0]))[:max_features])
+        assert got == want
+
+
+def test_hash_index_finds_every_key_and_nothing_else() -> None:
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**63, size=5000, dtype=np.int64).astype(np.uint64))
+    values = np.arange(len(keys), dtype=np.int64)
+    index = relevance._HashIndex(keys, values)
+    # every key, in any order, including those whose table slot another key took
+    order = rng.permutation(len(keys))
+    assert (index.lookup(keys[order]) == values[order]).all()
+    others = np.setdiff1d(rng.integers(0, 2**63, size=5000, dtype=np.int64).astype(np.uint64), keys)
+    assert (index.lookup(others) == -1).all()
+    assert (relevance._HashIndex(keys[:0], values[:0]).lookup(keys[:3]) == -1).all()
+
+
+def test_stacked_rows_are_vstack(corpus: dict[str, dict]) -> None:
+    features = TextFeatures.fit(_texts(corpus, 200), lsa_dims=0)
+    parts = [features.transform(_texts(corpus, n)[:n]) for n in (5, 40, 1, 17)]
+    want = sp.vstack(parts, format="csr")
+    got = relevance._stack_rows(list(parts))
+    assert got.shape == want.shape and (got != want).nnz == 0
