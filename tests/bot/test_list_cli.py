@@ -3,16 +3,13 @@ maintainer writes them, the round trip the README promises, and publishing as co
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from db.awesome import parse_awesome
 from tests.bot.cli_helpers import Cli
@@ -20,7 +17,6 @@ from tests.bot.discord.helpers import Item, write_feed
 
 Shared = Callable[[str], Path]
 LIST_2022 = "data/awesome/README-2022-12-29-9a17759.md"
-API_LG = "data/arxiv-api/api-query-cat-cs.LG-OR-cs.AI-2026-04-30.xml"
 SECTIONS_2022 = [
     "Empirical Study",
     "Neural Collapse",
@@ -38,30 +34,6 @@ def list_2022(shared: Shared, tmp_path: Path) -> Path:
     path = tmp_path / "README.md"
     path.write_bytes(shared(LIST_2022).read_bytes())
     return path
-
-
-@pytest.fixture
-def api_lg(shared: Shared) -> Iterator[str]:
-    """A loopback arXiv API answering every query with a real 20-paper API response."""
-    body = shared(API_LG).read_bytes()
-
-    async def query(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/atom+xml")
-
-    loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.router.add_get("/api/query", query)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-    port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/api"
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.run_until_complete(runner.cleanup())
-    loop.close()
 
 
 @pytest.mark.parametrize("which", ["seed", "2022"])

@@ -26,18 +26,6 @@ from feeds.models import FeedState
 from tests.db import T0, Listed, item, match, paper, update
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "catalog.db"
-
-
-@pytest.fixture
-def cat(path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(path)
-    yield catalog
-    catalog.close()
-
-
 def dump(path: Path) -> list[str]:
     """Every row of every table, read by a separate plain connection."""
     conn = sqlite3.connect(path)

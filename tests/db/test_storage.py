@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,19 +34,6 @@ from db.catalog import (
 )
 from feeds.errors import PaperbotError
 from tests.db import T0, Listed, item
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "catalog.db"
-
-
-@pytest.fixture
-def cat(path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(path)
-    yield catalog
-    catalog.close()
-
 
 # -- sqlite3 errors become catalog errors ------------------------------------------------
 
