@@ -14,19 +14,9 @@ import pytest
 from db.awesome import parse_awesome
 from tests.bot.cli_helpers import Cli
 from tests.bot.discord.helpers import Item, write_feed
+from tests.lists import LIST_2022, SECTIONS_2022
 
 Shared = Callable[[str], Path]
-LIST_2022 = "data/awesome/README-2022-12-29-9a17759.md"
-SECTIONS_2022 = [
-    "Empirical Study",
-    "Neural Collapse",
-    "Deep Double Descent",
-    "Lottery Ticket Hypothesis",
-    "Interactions with Neuroscience",
-    "Information Bottleneck",
-    "Neural Tangent Kernel",
-    "Others",
-]
 
 
 @pytest.fixture
