@@ -750,6 +750,97 @@ def _top_k_blocked(values: np.ndarray, k: int, block: int = 16) -> np.ndarray:
     return np.take_along_axis(columns, picked, axis=1)
 
 
+def _row_order(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `m`: (its column indices strictly increase, they are all distinct)."""
+    n = m.shape[0]
+    lengths = np.diff(m.indptr).astype(np.int64)
+    row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    cols = m.indices.astype(np.int64)
+    same = row[1:] == row[:-1]
+    rising = np.ones(n, dtype=bool)
+    rising[row[1:][same & (np.diff(cols) <= 0)]] = False
+    n_cols = np.int64(max(m.shape[1], 1))
+    ordered = np.sort(row * n_cols + cols)
+    distinct = np.ones(n, dtype=bool)
+    distinct[ordered[np.flatnonzero(np.diff(ordered) == 0)] // n_cols] = False
+    return rising, distinct
+
+
+_PAIR_BLOCK = 16  # query rows whose term positions one dense lookup table holds
+
+
+def _pair_cosines(
+    terms: sp.csr_matrix, catalog: sp.csr_matrix, catalog_rising: np.ndarray, short: np.ndarray
+) -> np.ndarray | None:
+    """(n, w) float32: row i of `terms` dotted with catalog row ``short[i, j]``; None when
+    a query row holds a column twice (the caller takes SciPy's path).
+
+    Bit for bit ``terms[repeat(i)].multiply(catalog[short.ravel()]).sum(axis=1)``, without
+    building the repeated rows: the same nonzero float32 products, in the order SciPy's
+    element-wise product stores them (ascending column when both sides' rows are sorted,
+    else the reverse of the query row's order), summed by the same `np.add.reduceat`.
+    Only the catalog rows' few terms are looked up in the query rows, where the product
+    merged every query term with every shortlisted row. Catalog rows must hold distinct
+    columns (`_row_order`)."""
+    n, w = short.shape
+    flat = short.ravel().astype(np.int64)
+    n_pairs = len(flat)
+    out = np.zeros(n_pairs, dtype=np.float32)
+    n_cols = max(terms.shape[1], 1)
+    q_ptr = terms.indptr.astype(np.int64)
+    q_cols = terms.indices.astype(np.int64)
+    q_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(q_ptr))
+    q_rising = terms.nnz < 2 or bool(np.all((np.diff(q_cols) > 0) | (q_row[1:] != q_row[:-1])))
+    if not n_pairs or not terms.nnz or not catalog.nnz:
+        return out.reshape(n, w)
+    # every stored entry of every shortlisted catalog row, pair by pair
+    picked = catalog[flat]
+    if not picked.nnz:
+        return out.reshape(n, w)
+    row_lengths = np.diff(picked.indptr).reshape(n, w).sum(axis=1)
+    small = _PAIR_BLOCK * n_cols < 2**31 and terms.nnz < 2**31
+    index = np.int32 if small else np.int64
+    block_of = (np.arange(n) % _PAIR_BLOCK * n_cols).astype(index)
+    local = np.repeat(block_of, row_lengths) + picked.indices
+    q_local = block_of[q_row] + q_cols.astype(index)
+    # a dense (block rows x columns) table of query positions, filled and cleared per block
+    table = np.full(_PAIR_BLOCK * n_cols, -1, dtype=index)
+    a_pos: np.ndarray = np.empty(len(local), dtype=index)
+    e_bounds = np.concatenate([[0], np.cumsum(row_lengths)])
+    for first in range(0, n, _PAIR_BLOCK):
+        last = min(first + _PAIR_BLOCK, n)
+        qa, qb = int(q_ptr[first]), int(q_ptr[last])
+        ea, eb = int(e_bounds[first]), int(e_bounds[last])
+        at = np.arange(qa, qb, dtype=index)
+        table[q_local[qa:qb]] = at
+        if not bool(np.all(table[q_local[qa:qb]] == at)):
+            return None  # a column twice in a row: SciPy would add them up first
+        a_pos[ea:eb] = table[local[ea:eb]]
+        table[q_local[qa:qb]] = -1
+    hit = np.flatnonzero(a_pos >= 0)
+    hit_pos: np.ndarray = np.asarray(a_pos[hit], dtype=np.int64)
+    b_data = picked.data[hit]
+    pair = np.searchsorted(picked.indptr, hit, side="right") - 1
+    both_sorted = q_rising and bool(np.all(catalog_rising[flat]))
+    # within a pair: ascending query position (sorted rows) or descending (SciPy's
+    # general path emits the columns it met in the reverse of the first row's order)
+    rank = hit_pos if both_sorted else -hit_pos
+    sort_key = pair * np.int64(terms.nnz + 1) + rank
+    if len(sort_key) > 1 and not bool(np.all(np.diff(sort_key) > 0)):
+        order = np.argsort(sort_key, kind="stable")
+        hit_pos, b_data, pair = hit_pos[order], b_data[order], pair[order]
+    products = np.asarray(terms.data[hit_pos] * b_data, dtype=np.float32)
+    nonzero = products != 0
+    products, pair = products[nonzero], pair[nonzero]
+    if not len(products):
+        return out.reshape(n, w)
+    counts = np.bincount(pair, minlength=n_pairs)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    major = np.flatnonzero(counts)
+    out[major] = np.add.reduceat(products, ptr[major])
+    return out.reshape(n, w)
+
+
 def _l2_rows(m: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
@@ -882,6 +973,7 @@ class RelevanceModel:
         self.catalog_terms = sp.csr_matrix(catalog_terms, dtype=np.float32, copy=True)
         self.catalog_terms.data = _half(self.catalog_terms.data)
         self._catalog_terms_t = self.catalog_terms.T.tocsc()
+        self._catalog_row_order: tuple[np.ndarray, np.ndarray] | None = None
         self.catalog_latent = _half(np.asarray(catalog_latent))
         self.centroids = _half(np.asarray(centroids))
         self.keyword_columns = np.asarray(keyword_columns, dtype=np.int64)
@@ -1115,13 +1207,26 @@ class RelevanceModel:
             if latent.shape[0]
             else np.zeros((0, want), dtype=np.int64)
         )
-        flat = short.ravel()
-        repeated = terms[np.repeat(np.arange(terms.shape[0]), short.shape[1])]
-        exact = np.asarray(
-            repeated.multiply(self.catalog_terms[flat]).sum(axis=1), dtype=np.float32
-        ).reshape(short.shape)
+        rising, distinct = self._catalog_order()
+        exact = (
+            _pair_cosines(terms, self.catalog_terms, rising, short)
+            if bool(np.all(distinct[short]))
+            else None
+        )
+        if exact is None:
+            flat = short.ravel()
+            repeated = terms[np.repeat(np.arange(terms.shape[0]), short.shape[1])]
+            exact = np.asarray(
+                repeated.multiply(self.catalog_terms[flat]).sum(axis=1), dtype=np.float32
+            ).reshape(short.shape)
         order = _top_k(exact, k)
         return np.take_along_axis(short, order, axis=1), np.take_along_axis(exact, order, axis=1)
+
+    def _catalog_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """`_row_order` of the catalog rows, worked out once."""
+        if self._catalog_row_order is None:
+            self._catalog_row_order = _row_order(self.catalog_terms)
+        return self._catalog_row_order
 
     def _blend(
         self, rows: sp.csr_matrix, near: tuple[np.ndarray, np.ndarray] | None = None

@@ -396,3 +396,114 @@ def test_stacked_rows_are_vstack(corpus: dict[str, dict]) -> None:
     want = sp.vstack(parts, format="csr")
     got = relevance._stack_rows(list(parts))
     assert got.shape == want.shape and (got != want).nnz == 0
+
+
+def _reference_pair_cosines(
+    terms: sp.csr_matrix, catalog: sp.csr_matrix, short: np.ndarray
+) -> np.ndarray:
+    """The straightforward re-ranking: each query row repeated, multiplied, summed."""
+    repeated = terms[np.repeat(np.arange(terms.shape[0]), short.shape[1])]
+    return np.asarray(
+        repeated.multiply(catalog[short.ravel()]).sum(axis=1), dtype=np.float32
+    ).reshape(short.shape)
+
+
+def _sorted_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(m, copy=True)
+    out.sort_indices()
+    return out
+
+
+def test_shortlist_cosines_are_the_repeated_product_bit_for_bit(
+    model: RelevanceModel, corpus: dict[str, dict]
+) -> None:
+    """Query rows as transformed (unsorted) and sorted, catalog rows as trained and as
+    loaded (stored order): SciPy sums each layout's products in a different order, and
+    the re-ranking must match every one exactly, ties and last bits included."""
+    records = list(corpus.values())[1500:1800]
+    rows = model.features.transform(example_text(r["title"], r["abstract"]) for r in records)
+    terms = rows[:, : model.features.n_terms].tocsr()
+    loaded = RelevanceModel.from_bytes(model.to_bytes()).catalog_terms
+    n_cat = model.catalog_terms.shape[0]
+    rng = np.random.default_rng(7)
+    short = rng.integers(0, n_cat, size=(terms.shape[0], 16))
+    short[:, 0] = short[:, 1]  # the same catalog row twice in one shortlist
+    checked = 0
+    for catalog in (model.catalog_terms, loaded, _sorted_rows(loaded)):
+        rising, _ = relevance._row_order(catalog)
+        for query in (terms, _sorted_rows(terms)):
+            got = relevance._pair_cosines(query, catalog, rising, short)
+            assert got is not None
+            want = _reference_pair_cosines(query, catalog, short)
+            assert got.dtype == want.dtype == np.float32
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+            checked += int((want > 0).sum())
+    assert checked > 1000  # real overlaps, not a table of zeros
+
+
+def _reference_neighbours(
+    model: RelevanceModel, rows: sp.csr_matrix, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shortlist re-ranked the straightforward way (what predictions are made of)."""
+    n = model.features.n_terms
+    terms = rows[:, :n]
+    latent = np.asarray(rows[:, n:].todense(), dtype=np.float32)
+    want = max(k, relevance.SHORTLIST)
+    short = np.concatenate(
+        [
+            relevance._top_k_blocked(latent[lo : lo + 256] @ model.catalog_latent.T, want)
+            for lo in range(0, latent.shape[0], 256)
+        ]
+    )
+    exact = _reference_pair_cosines(terms, model.catalog_terms, short)
+    order = relevance._top_k(exact, k)
+    return np.take_along_axis(short, order, axis=1), np.take_along_axis(exact, order, axis=1)
+
+
+def test_large_catalog_neighbours_are_the_straightforward_ones(
+    shared: Callable[[str], Path], corpus: dict[str, dict]
+) -> None:
+    """A catalog past `EXACT_NEIGHBOURS_UP_TO` (real abstracts), trained and reloaded:
+    the shortlist's neighbours and cosines, which every relevance, section score and
+    neighbour of a prediction is computed from, equal the straightforward re-ranking's
+    bit for bit."""
+    n_cat = relevance.EXACT_NEIGHBOURS_UP_TO + 200
+    catalog = []
+    with gzip.open(shared("data/corpus/amds123-arxiv-blog-posts-2015_2019.jsonl.gz"), "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("title") and r.get("abstract"):
+                catalog.append(r)
+                if len(catalog) == n_cat:
+                    break
+    sections = ["Theory", "Empirical", "Robustness"]
+    examples = [
+        Example(r["id"], r["title"], r["abstract"], sections[i % 3], "positive")
+        for i, r in enumerate(catalog)
+    ] + [
+        Example(r["id"], r["title"], r["abstract"], None, "background")
+        for r in list(corpus.values())[:1000]
+    ]
+    trained = RelevanceModel.train(examples, now=NOW)
+    assert trained.features.lsa_dims
+    records = list(corpus.values())[1000:1600]
+    texts = [example_text(r["title"], r["abstract"]) for r in records]
+    for model in (trained, RelevanceModel.from_bytes(trained.to_bytes())):
+        rows = model.features.transform(texts)
+        idx, sims = model._neighbours(rows, relevance.SHORTLIST)
+        want_idx, want_sims = _reference_neighbours(model, rows, relevance.SHORTLIST)
+        assert np.array_equal(idx, want_idx)
+        assert np.array_equal(sims.view(np.uint32), want_sims.view(np.uint32))
+        assert (sims[:, 0] > 0).mean() > 0.9
+        assert len(model.predict([(r["title"], r["abstract"]) for r in records[:50]])) == 50
+
+
+def test_a_column_twice_in_a_query_row_takes_scipys_path(model: RelevanceModel) -> None:
+    catalog = model.catalog_terms
+    rising, _ = relevance._row_order(catalog)
+    col = int(catalog.indices[0])
+    twice = sp.csr_matrix(
+        (np.array([1.0, 2.0], np.float32), np.array([col, col]), np.array([0, 2])),
+        shape=(1, catalog.shape[1]),
+    )
+    assert relevance._pair_cosines(twice, catalog, rising, np.zeros((1, 4), np.int64)) is None
