@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -23,7 +22,6 @@ from feeds.parse import parse_feed
 
 log = logging.getLogger(__name__)
 
-_SPACES = re.compile(r"[\s_]+")
 RECHECK_DEADLINE = 15.0  # seconds for re-reading arXiv's metadata at approval
 
 
@@ -43,12 +41,6 @@ class NotACandidate(PaperbotError, LookupError):
 
 class AlreadyDecided(PaperbotError):
     """The opposite decision was taken already: deciding again would contradict it."""
-
-
-def section_key(name: str) -> str:
-    """How section names are compared: case, spacing and `&`/`and` forgiven."""
-    text = _SPACES.sub(" ", name.replace("&", " and ")).strip().casefold()
-    return text
 
 
 def catalog_key(text: str) -> str:
@@ -128,12 +120,10 @@ class CurationMixin(ListingMixin):
         if context is not None:
             return context.sections
         names = list(self.ranker.rules.sections)
-        seen = {section_key(n) for n in names}
         stats = await self.catalog.stats()
         for name in stats.papers_by_section:
-            if name and name != "(none)" and section_key(name) not in seen:
+            if name and name != "(none)" and match_section(name, names) is None:
                 names.append(name)
-                seen.add(section_key(name))
         return names
 
     async def resolve_section(self, name: str | None) -> str | None:

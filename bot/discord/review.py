@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator, Mapping
 import discord
 
 from bot.app import App
-from bot.app.curation import section_key
 from bot.discord.embeds import candidate_embed, embed_signature, truncate, view_of
 from bot.discord.members import is_curator
+from db.awesome import match_section
 from db.catalog import Candidate, Tally
 from db.types import CandidateStatus, VoteChoice
 
@@ -77,8 +77,9 @@ class ReviewService:
     def _by_section(self, table: Mapping[str, int], section: str | None) -> int | None:
         if not section:
             return None
-        wanted = section_key(section)
-        return next((int(v) for k, v in table.items() if section_key(k) == wanted), None)
+        # The table's names are the operator's: matched as forgivingly as a typed section.
+        key = match_section(section, list(table))
+        return int(table[key]) if key is not None else None
 
     def channel_for(self, candidate: Candidate) -> discord.TextChannel:
         """The section's own review channel when one is configured, else the review channel."""
