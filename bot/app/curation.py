@@ -6,9 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from bot.app.listing import ListingMixin
+from bot.app.listing import ListContext, ListingMixin
 from bot.app.voting import judge
 from db.awesome import NewEntry, entry_key, match_section
 from db.catalog import Candidate, CatalogPaper, Tally
@@ -22,6 +22,7 @@ from feeds.parse import parse_feed
 
 log = logging.getLogger(__name__)
 
+PREVIEWS_KEPT = 512  # entry previews remembered (one per open post is enough)
 RECHECK_DEADLINE = 15.0  # seconds for re-reading arXiv's metadata at approval
 
 
@@ -108,6 +109,11 @@ NameOf = Callable[[str], Awaitable[str]]
 
 class CurationMixin(ListingMixin):
     _decisions_since_retrain: int = 0
+    _previews: dict[tuple[object, ...], str | None]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._previews = {}
 
     # -- sections ----------------------------------------------------------------------
 
@@ -270,6 +276,21 @@ class CurationMixin(ListingMixin):
         section = candidate.effective_section
         if context is None or not section or match_section(section, context.sections) is None:
             return None
+        # Every edit of a post shows the preview again: composed once per paper, section
+        # and version of the list, not once per vote.
+        key = (candidate.arxiv_id, candidate.version, section, context.sha256,
+               hash((candidate.title, candidate.abstract, candidate.comment, candidate.journal_ref)))  # fmt: skip
+        if key in self._previews:
+            return self._previews[key]
+        preview = await self._compose_preview(context, candidate, section)
+        if len(self._previews) >= PREVIEWS_KEPT:
+            self._previews.pop(next(iter(self._previews)))
+        self._previews[key] = preview
+        return preview
+
+    async def _compose_preview(
+        self, context: ListContext, candidate: Candidate, section: str
+    ) -> str | None:
         try:
             entry = await asyncio.to_thread(
                 compose_entry, context.doc, section, arxiv_id=candidate.arxiv_id,
