@@ -44,11 +44,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from db.awesome import parse_awesome
+from db.awesome import catch_all_section, parse_awesome
 from feeds.background import BackgroundPaper, bundled_papers, read_background
 from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
-from feeds.ranking import CATCH_ALL_WEIGHT, Ranker, guess_catch_all
+from feeds.ranking import CATCH_ALL_WEIGHT, Ranker
 from feeds.relevance import (
     Example,
     RelevanceModel,
@@ -314,7 +314,7 @@ def run_evaluation(
             f"the list has {len(entries)} entries; at least 6 are needed to replay it"
         )
     sections = list(dict.fromkeys(e.section for e in entries))
-    catch_all = guess_catch_all(sections)
+    catch_all = catch_all_section(doc)
     list_ids = {e.arxiv_id for e in entries if e.arxiv_id}
     train_bg, test_bg, notes = _test_background(background, list_ids, say)
     poll_day = _poll_day(test_bg) if background else None

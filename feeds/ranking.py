@@ -33,7 +33,6 @@ __all__ = [
     "RankingError",
     "RelevanceScorer",
     "Selection",
-    "guess_catch_all",
     "match_section",
     "rank_feed",
     "read_descriptions",
@@ -369,17 +368,6 @@ class Ranker:
     def is_strong(self, rule_match: Match) -> bool:
         """A rules match (as the rules gave it) strong enough to get in on its own."""
         return self._strong(self._on_list(rule_match))
-
-
-_CATCH_ALL = re.compile(r"^(others?|misc(ellaneous|ellanea)?|general|uncategori[sz]ed|more)$")
-
-
-def guess_catch_all(sections: Sequence[str]) -> str | None:
-    """The list's catch-all section, by its name ("Others", "Miscellaneous", ...), if any."""
-    for s in sections:
-        if _CATCH_ALL.match(s.strip().lower()):
-            return s
-    return None
 
 
 def rank_feed(

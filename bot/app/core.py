@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app.curation import CurationMixin
@@ -14,12 +13,12 @@ from bot.app.listing import ListContext, ListingMixin
 from bot.app.polling import BACKOFFS, PollingMixin
 from bot.app.publishing import PublishingMixin
 from bot.settings import Settings
-from db.awesome import match_section
+from db.awesome import catch_all_section, match_section
 from db.catalog import CatalogError
 from db.worker import AsyncCatalog
 from feeds.errors import PaperbotError
 from feeds.fetch import Fetcher, load_backoffs
-from feeds.ranking import Ranker, RelevanceScorer, guess_catch_all
+from feeds.ranking import Ranker, RelevanceScorer
 from feeds.rules import RuleSet
 
 log = logging.getLogger(__name__)
@@ -28,13 +27,16 @@ log = logging.getLogger(__name__)
 def make_ranker(
     settings: Settings,
     rules: RuleSet,
-    sections: Sequence[str] = (),
+    context: ListContext | None = None,
     model: RelevanceScorer | None = None,
 ) -> Ranker:
-    """The ranker for the list's `sections` (none before an import: the rules' own)."""
+    """The ranker for the list's sections (none before an import: the rules' own)."""
+    sections = context.sections if context is not None else []
     catch_all = None
-    if sections:
-        catch_all = match_section(settings.sections.catch_all, sections) or guess_catch_all(sections)
+    if context is not None:
+        catch_all = match_section(settings.sections.catch_all, sections) or catch_all_section(
+            context.doc
+        )
     descriptions = {}
     for name, text in settings.sections.descriptions.items():
         found = match_section(name, sections) if sections else name
@@ -122,9 +124,7 @@ class App(
 
     def _list_changed(self, context: ListContext) -> None:
         """The list's sections changed (first import, a new section): the ranker follows."""
-        self.ranker = make_ranker(
-            self.settings, self.ranker.rules, context.sections, self.ranker.model
-        )
+        self.ranker = make_ranker(self.settings, self.ranker.rules, context, self.ranker.model)
 
     async def close(self) -> None:
         await self.wait_tasks()

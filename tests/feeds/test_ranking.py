@@ -17,7 +17,6 @@ from feeds.ranking import (
     Ranker,
     RankingError,
     RelevanceScorer,
-    guess_catch_all,
     match_section,
     rank_feed,
 )
@@ -191,8 +190,6 @@ def test_forgiving_section_names() -> None:
     assert match_section("empirical study", sections) == "Empirical Studies"
     assert match_section("Robustness", sections) == "Understanding Robustness"
     assert match_section("Neural Collapse", sections) is None
-    assert guess_catch_all(["Neural Collapse", "Others"]) == "Others"
-    assert guess_catch_all(["Neural Collapse"]) is None
 
 
 def test_catch_all_only_when_no_topic_section_fits() -> None:
