@@ -229,6 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="arXiv announcements to test against: JSONL(.gz) or an arXiv feed (repeatable;"
         " default: the bundled sample)",
     )
+    p.add_argument(
+        "--guide",
+        type=Path,
+        metavar="FILE",
+        help='section descriptions to rank with, as lines "- `Section`: what belongs there"'
+        " (default: [sections] guide and [sections.descriptions])",
+    )
+    p.add_argument(
+        "--test-year",
+        type=int,
+        metavar="YEAR",
+        help="for a time split: test on this year's entries, trained on the years before"
+        " (default: the newest year)",
+    )
     return parser
 
 
@@ -618,11 +632,22 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.core import section_descriptions
     from bot.evaluate import format_report, run_evaluation
 
     text = read_text_file(args.readme)
+    if args.guide is not None:
+        guide = str(Path.cwd() / args.guide.expanduser())
+        sections = settings.sections.model_copy(update={"guide": guide})
+        settings = settings.model_copy(update={"sections": sections})
+    descriptions = section_descriptions(settings)
     report = await asyncio.to_thread(
-        run_evaluation, text, args.background or None, progress=_stderr
+        run_evaluation,
+        text,
+        args.background or None,
+        progress=_stderr,
+        descriptions=descriptions or None,
+        split_year=args.test_year,
     )
     print(format_report(report))
     return 0

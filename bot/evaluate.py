@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from db.awesome import catch_all_section, parse_awesome
+from db.awesome import catch_all_section, match_section, parse_awesome
 from feeds.background import BackgroundPaper, bundled_papers, read_background
 from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
@@ -315,7 +315,54 @@ def run_evaluation(
         )
     sections = list(dict.fromkeys(e.section for e in entries))
     catch_all = catch_all_section(doc)
+    if descriptions:  # named as the application names them: forgivingly
+        descriptions = {
+            found: text
+            for name, text in descriptions.items()
+            if (found := match_section(name, sections)) is not None
+        }
     list_ids = {e.arxiv_id for e in entries if e.arxiv_id}
+
+    # Which entries are held out, and what each training sees.
+    if split_year is not None and len(entries) <= LOO_MAX_ENTRIES:
+        raise EvaluationError(
+            f"a test year needs a time split, and a list of {len(entries)} entries is replayed"
+            f" leave-one-out (a time split is for lists over {LOO_MAX_ENTRIES} entries)"
+        )
+    if len(entries) <= LOO_MAX_ENTRIES:
+        protocol = "leave-one-out"
+        split = f"each of {len(entries)} entries held out in turn"
+        folds = [([j for j in range(len(entries)) if j != i], [i]) for i in range(len(entries))]
+    else:
+        protocol = "time split"
+        years = [e.year for e in entries if e.year is not None]
+        if years and len(set(years)) > 1:
+            last = split_year if split_year is not None else max(years)
+            if split_year is not None and not (min(years) < split_year <= max(years)):
+                raise EvaluationError(
+                    f"test year {split_year}: the list's entries are from {min(years)} to"
+                    f" {max(years)}, and some must come before the year tested"
+                )
+            test_idx_all = [i for i, e in enumerate(entries) if e.year == last]
+            if not test_idx_all:
+                raise EvaluationError(f"test year {last}: the list has no entries of {last}")
+            later = {i for i, e in enumerate(entries) if e.year is not None and e.year > last}
+            split = f"trained on the entries up to {last - 1}, tested on the {last} ones"
+        else:
+            if split_year is not None:
+                raise EvaluationError(
+                    f"test year {split_year}: the list's entries are not filed under years"
+                )
+            dated = sorted(
+                (i for i, e in enumerate(entries) if e.arxiv_id),
+                key=lambda i: _id_order(entries[i].arxiv_id or ""),
+            )
+            test_idx_all = dated[-max(1, int(len(dated) * TIME_SPLIT_HELD_OUT)) :]
+            later = set()
+            split = f"the newest {len(test_idx_all)} entries by arXiv id held out"
+        train_idx_all = sorted(set(range(len(entries))) - set(test_idx_all) - later)
+        folds = [(train_idx_all, test_idx_all)]
+
     train_bg, test_bg, notes = _test_background(background, list_ids, say)
     poll_day = _poll_day(test_bg) if background else None
     community = [p for p in test_bg if poll_day and p.day == poll_day]
@@ -335,30 +382,6 @@ def run_evaluation(
     for p in test_bg:
         sources[p.source] = sources.get(p.source, 0) + 1
     say(f"background: {len(test_bg)} to test on, {len(cold_bg)} to train on")
-
-    # Which entries are held out, and what each training sees.
-    if len(entries) <= LOO_MAX_ENTRIES:
-        protocol = "leave-one-out"
-        split = f"each of {len(entries)} entries held out in turn"
-        folds = [([j for j in range(len(entries)) if j != i], [i]) for i in range(len(entries))]
-    else:
-        protocol = "time split"
-        years = [e.year for e in entries if e.year is not None]
-        if years and len(set(years)) > 1:
-            last = split_year if split_year is not None else max(years)
-            test_idx_all = [i for i, e in enumerate(entries) if e.year == last]
-            later = {i for i, e in enumerate(entries) if e.year is not None and e.year > last}
-            split = f"trained on the entries up to {last - 1}, tested on the {last} ones"
-        else:
-            dated = sorted(
-                (i for i, e in enumerate(entries) if e.arxiv_id),
-                key=lambda i: _id_order(entries[i].arxiv_id or ""),
-            )
-            test_idx_all = dated[-max(1, int(len(dated) * TIME_SPLIT_HELD_OUT)) :]
-            later = set()
-            split = f"the newest {len(test_idx_all)} entries by arXiv id held out"
-        train_idx_all = sorted(set(range(len(entries))) - set(test_idx_all) - later)
-        folds = [(train_idx_all, test_idx_all)]
 
     # Text features: fit once (unsupervised) on the list and the training backgrounds.
     list_texts = [example_text(e.title, e.digest or "") for e in entries]

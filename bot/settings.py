@@ -143,7 +143,7 @@ def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _fail(f"{value!r} is not a known time zone (e.g. \"Europe/Paris\")") from exc
+        raise _fail(f'{value!r} is not a known time zone (e.g. "Europe/Paris")') from exc
     return value
 
 
@@ -175,7 +175,7 @@ def _check_branch(value: str) -> str:
 def _check_inside_repo(value: str) -> str:
     path = PurePosixPath(value)
     if not value or path.is_absolute() or ".." in path.parts or value.startswith("~"):
-        raise _fail(f"must be a path inside the repository, like \"README.md\", got {value!r}")
+        raise _fail(f'must be a path inside the repository, like "README.md", got {value!r}')
     return value
 
 
@@ -361,6 +361,8 @@ class ModelSettings(_Table):
 
 class SectionsSettings(_Table):
     catch_all: Annotated[str, _text()] = "Others"
+    # a Markdown file describing the sections (the list's AGENTS.md or CONTRIBUTING.md)
+    guide: str = ""
     descriptions: Annotated[dict[str, str], AfterValidator(_check_descriptions)] = Field(
         default_factory=dict
     )
@@ -398,8 +400,14 @@ TABLES: dict[str, type[_Table]] = {
     "logging": LoggingSettings,
 }
 # Keys holding paths: from the environment they are relative to the current folder.
-_PATH_KEYS = {("catalog", "data_dir"), ("catalog", "database"), ("catalog", "rules"),
-              ("catalog", "awesome_readme"), ("publish", "repo")}
+_PATH_KEYS = {
+    ("catalog", "data_dir"),
+    ("catalog", "database"),
+    ("catalog", "rules"),
+    ("catalog", "awesome_readme"),
+    ("publish", "repo"),
+    ("sections", "guide"),
+}
 
 
 class Settings(BaseModel):
@@ -438,7 +446,9 @@ class Settings(BaseModel):
     def data_dir(self) -> Path:
         if self.catalog.data_dir:
             return self._resolve(self.catalog.data_dir)
-        return self.default_data_dir if self.default_data_dir is not None else self.base_dir / "data"
+        return (
+            self.default_data_dir if self.default_data_dir is not None else self.base_dir / "data"
+        )
 
     @property
     def data_dir_description(self) -> str:
@@ -467,6 +477,11 @@ class Settings(BaseModel):
         if not self.catalog.awesome_readme:
             return None
         return self._resolve_written(self.catalog.awesome_readme)
+
+    @property
+    def section_guide(self) -> Path | None:
+        """The file whose ``- `Section`: ...`` lines describe the sections; None: none."""
+        return self._resolve(self.sections.guide) if self.sections.guide else None
 
     @property
     def publish_repo(self) -> Path | None:
@@ -595,7 +610,9 @@ def _env_json(variable: str, text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{variable}: not valid JSON ({exc.msg} at character {exc.pos})") from None
+        raise ConfigError(
+            f"{variable}: not valid JSON ({exc.msg} at character {exc.pos})"
+        ) from None
 
 
 def _default_of(table: str, key: str) -> object:

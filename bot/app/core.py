@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.app.curation import CurationMixin
 from bot.app.digest import DigestMixin
 from bot.app.health import HealthMixin
 from bot.app.learning import LearningMixin
-from bot.app.listing import ListContext, ListingMixin
+from bot.app.listing import ListContext, ListFileError, ListingMixin, read_text_file
 from bot.app.polling import BACKOFFS, PollingMixin
 from bot.app.publishing import PublishingMixin
 from bot.settings import Settings
@@ -18,10 +19,27 @@ from db.catalog import CatalogError
 from db.worker import AsyncCatalog
 from feeds.errors import PaperbotError
 from feeds.fetch import Fetcher, load_backoffs
-from feeds.ranking import Ranker, RelevanceScorer
+from feeds.ranking import Ranker, RelevanceScorer, read_descriptions
 from feeds.rules import RuleSet
 
 log = logging.getLogger(__name__)
+
+
+def section_descriptions(settings: Settings) -> dict[str, str]:
+    """What belongs in each section: the `[sections] guide` file's ``- `Section`: ...``
+    lines (a list's AGENTS.md or CONTRIBUTING.md), then `[sections.descriptions]`, which
+    wins for a section both name. Raises `ListFileError` for a guide that cannot be read."""
+    found: dict[str, str] = {}
+    guide = settings.section_guide
+    if guide is not None:
+        found = read_descriptions(read_text_file(guide))
+        if not found:
+            raise ListFileError(
+                f"{guide}: [sections] guide has no section descriptions (lines like"
+                ' "- `Section`: what belongs there")'
+            )
+    found.update(settings.sections.descriptions)
+    return found
 
 
 def make_ranker(
@@ -29,19 +47,24 @@ def make_ranker(
     rules: RuleSet,
     context: ListContext | None = None,
     model: RelevanceScorer | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> Ranker:
-    """The ranker for the list's sections (none before an import: the rules' own)."""
+    """The ranker for the list's sections (none before an import: the rules' own).
+
+    `descriptions`: section -> what belongs there (`section_descriptions`; None reads the
+    settings' own `[sections.descriptions]` only)."""
     sections = context.sections if context is not None else []
     catch_all = None
     if context is not None:
         catch_all = match_section(settings.sections.catch_all, sections) or catch_all_section(
             context.doc
         )
-    descriptions = {}
-    for name, text in settings.sections.descriptions.items():
+    given = settings.sections.descriptions if descriptions is None else descriptions
+    found_descriptions = {}
+    for name, text in given.items():
         found = match_section(name, sections) if sections else name
         if found is not None:
-            descriptions[found] = text
+            found_descriptions[found] = text
     return Ranker(
         rules,
         model,
@@ -51,7 +74,7 @@ def make_ranker(
         daily_budget=settings.model.daily_budget,
         sections=sections,
         catch_all=catch_all,
-        descriptions=descriptions,
+        descriptions=found_descriptions,
     )
 
 
@@ -74,6 +97,8 @@ class App(
     to stop the catalog thread, the HTTP session and any background task (a retrain).
     """
 
+    descriptions: dict[str, str] | None = None  # section -> what belongs there (`open` reads)
+
     @classmethod
     async def open(cls, settings: Settings, *, dry_run: bool = False) -> App:
         """Open the catalog (creating it), the fetcher and the ranker, and load the model.
@@ -82,6 +107,7 @@ class App(
         dry run creates nothing on disk.
         """
         rules = RuleSet.load(settings.rules_path) if settings.rules_path else RuleSet.default()
+        descriptions = section_descriptions(settings)
         path = settings.database_path
         where = str(path)
         if dry_run and not path.exists():
@@ -98,7 +124,9 @@ class App(
         except CatalogError:
             raise
         except OSError as exc:
-            raise CatalogOpenError(f"{path}: cannot open the catalog: {exc.strerror or exc}") from exc
+            raise CatalogOpenError(
+                f"{path}: cannot open the catalog: {exc.strerror or exc}"
+            ) from exc
         try:
             # Hosts that asked for a long pause (Retry-After) are still paused after a restart.
             backoffs = load_backoffs(await catalog.meta_get(BACKOFFS))
@@ -113,7 +141,10 @@ class App(
         except BaseException:
             await catalog.close()
             raise
-        app = cls(settings, catalog, fetcher, make_ranker(settings, rules))
+        app = cls(
+            settings, catalog, fetcher, make_ranker(settings, rules, None, None, descriptions)
+        )
+        app.descriptions = descriptions
         try:
             await app.list_context()  # the list's sections, once one is imported
             await app.load_model()
@@ -124,7 +155,9 @@ class App(
 
     def _list_changed(self, context: ListContext) -> None:
         """The list's sections changed (first import, a new section): the ranker follows."""
-        self.ranker = make_ranker(self.settings, self.ranker.rules, context, self.ranker.model)
+        self.ranker = make_ranker(
+            self.settings, self.ranker.rules, context, self.ranker.model, self.descriptions
+        )
 
     async def close(self) -> None:
         await self.wait_tasks()

@@ -91,6 +91,15 @@ async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
     readme = settings.awesome_readme
     if readme is not None and not readme.is_file():
         d.add("problem", "list", f"{readme}: [catalog] awesome_readme does not exist")
+    if settings.section_guide is not None:
+        from bot.app.core import section_descriptions
+
+        try:
+            found = section_descriptions(settings)
+        except PaperbotError as exc:
+            d.add("problem", "list", str(exc))
+        else:
+            d.add("ok", "list", f"{settings.section_guide}: describes {len(found)} section(s)")
     await asyncio.to_thread(_repository_findings, d, settings)
     if not check.ok or check.pending:
         return d

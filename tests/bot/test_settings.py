@@ -181,6 +181,7 @@ BAD_TOML: dict[tuple[str, str], str] = {
     ("model", "retrain_cron"): '"61 * * * *"',
     ("model", "background_sample"): "-1",
     ("sections", "catch_all"): '""',
+    ("sections", "guide"): "[]",
     ("sections", "descriptions"): '{ "Grokking" = "" }',
     ("publish", "repo"): "3",
     ("publish", "readme"): '"../elsewhere.md"',
@@ -246,6 +247,7 @@ FREE_TEXT = {
     ("catalog", "database"),
     ("catalog", "rules"),
     ("catalog", "awesome_readme"),
+    ("sections", "guide"),
     ("publish", "repo"),
     ("publish", "remote"),
 }
