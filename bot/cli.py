@@ -632,7 +632,7 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app.core import section_descriptions
+    from bot.app.core import configured_rules, section_descriptions
     from bot.evaluate import format_report, run_evaluation
 
     text = read_text_file(args.readme)
@@ -641,10 +641,12 @@ async def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         sections = settings.sections.model_copy(update={"guide": guide})
         settings = settings.model_copy(update={"sections": sections})
     descriptions = section_descriptions(settings)
+    rules = configured_rules(settings)
     report = await asyncio.to_thread(
         run_evaluation,
         text,
         args.background or None,
+        rules=rules,
         progress=_stderr,
         descriptions=descriptions or None,
         split_year=args.test_year,

@@ -48,7 +48,7 @@ from db.awesome import catch_all_section, match_section, parse_awesome
 from feeds.background import BackgroundPaper, bundled_papers, read_background
 from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
-from feeds.ranking import CATCH_ALL_WEIGHT, Ranker
+from feeds.ranking import CATCH_ALL_WEIGHT, Ranker, rules_for_list
 from feeds.relevance import (
     Example,
     RelevanceModel,
@@ -296,15 +296,15 @@ def run_evaluation(
 
     `background`: files of announcements to test against (JSON Lines, optionally gzipped,
     or arXiv RSS/Atom); None tests on the bundled sample's own days held out. `rules`:
-    default `RuleSet.default()`. `train_background`/`test_background` cap the two
-    backgrounds (seeded samples). `split_year`: for a time split, test on that year's
+    default the bundled rules file the list fits (`rules_for_list`), as the application
+    chooses. `train_background`/`test_background` cap the two backgrounds (seeded samples). `split_year`: for a time split, test on that year's
     entries (trained on the earlier ones) instead of the latest year's. `progress` receives
     one-line status messages. `descriptions`: section -> what belongs there (see
     `feeds.ranking.read_descriptions`), used as the application would use them.
     """
     started = time.perf_counter()
     say: Progress = progress or (lambda _m: None)
-    rules = rules or RuleSet.default()
+
     rng = np.random.default_rng(seed)
 
     doc = parse_awesome(list_text)
@@ -315,6 +315,7 @@ def run_evaluation(
         )
     sections = list(dict.fromkeys(e.section for e in entries))
     catch_all = catch_all_section(doc)
+    rules = rules or rules_for_list(sections)  # as the application chooses them
     if descriptions:  # named as the application names them: forgivingly
         descriptions = {
             found: text

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import cache
 from itertools import pairwise
 from typing import Literal, Protocol, get_args
 
@@ -36,6 +37,7 @@ __all__ = [
     "match_section",
     "rank_feed",
     "read_descriptions",
+    "rules_for_list",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,21 @@ def match_section(name: str, sections: Sequence[str]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+@cache
+def _bundled_rules() -> tuple[RuleSet, ...]:
+    return tuple(RuleSet.bundled())
+
+
+def rules_for_list(sections: Sequence[str]) -> RuleSet:
+    """The bundled rules file a list fits best: the one naming the most of the list's
+    sections (`match_section`); the default on a tie, and for a list that none fits."""
+    candidates = _bundled_rules()
+    return max(
+        candidates,
+        key=lambda r: sum(match_section(n, sections) is not None for n in r.sections),
+    )
+
+
 def _content_words(text: str) -> set[str]:
     """A text's content words (4+ letters, no stop words, a plural "s" off) and the pairs
     of them that follow each other ("sparse subnetwork"), as description evidence."""
@@ -126,10 +143,13 @@ def read_descriptions(text: str) -> dict[str, str]:
     (or ``- **Section**: ...``), as a list's contributing guide writes its categories."""
     found: dict[str, str] = {}
     for m in _DESCRIPTION.finditer(text):
-        found[(m.group(1) or m.group(2)).strip()] = m.group(3).strip()
+        name = (m.group(1) or m.group(2)).strip()
+        if not _FILE_NAME.search(name):  # "- `README.md`: the list itself" names a file
+            found[name] = m.group(3).strip()
     return found
 
 
+_FILE_NAME = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,5}$")
 _DESCRIPTION = re.compile(r"^\s*[-*]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*:\s*(.+)$", re.M)
 
 

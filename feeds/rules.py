@@ -24,6 +24,10 @@ MAX_PATTERN_LENGTH = 200
 DEFAULT_FIELD_WEIGHTS = {"title": 3.0, "abstract": 1.0}
 DEFAULT_AUTHOR_WEIGHT = 2.0
 DEFAULT_THRESHOLD = 3.0
+# The rules files shipped: for a list filed by broad topic (the 2020 shape: Deep Learning
+# Theory, Empirical Study, Understanding Robustness, ...), and for one filed by phenomenon
+# (Neural Collapse, Deep Double Descent, Lottery Ticket Hypothesis, ..., Others).
+BUNDLED_RULES = ("default_rules.toml", "phenomena_rules.toml")
 
 # Every dash a writer might type between two words; all of them read as a space so that
 # "double-descent", "double–descent" and "double descent" are one phrase.
@@ -630,8 +634,18 @@ class RuleSet:
     @classmethod
     def default(cls) -> RuleSet:
         """The rules shipped with paperbot (feeds/default_rules.toml)."""
-        resource = importlib.resources.files("feeds").joinpath("default_rules.toml")
-        return cls.from_toml(resource.read_text(encoding="utf-8"), "feeds/default_rules.toml")
+        return cls._bundled_file("default_rules.toml")
+
+    @classmethod
+    def bundled(cls) -> list[RuleSet]:
+        """Every rules file shipped with paperbot, the default first: one per shape of list
+        (`BUNDLED_RULES`); `feeds.ranking.rules_for_list` picks the one a list fits."""
+        return [cls._bundled_file(name) for name in BUNDLED_RULES]
+
+    @classmethod
+    def _bundled_file(cls, name: str) -> RuleSet:
+        resource = importlib.resources.files("feeds").joinpath(name)
+        return cls.from_toml(resource.read_text(encoding="utf-8"), f"feeds/{name}")
 
     @classmethod
     def _build(cls, data: dict[str, Any], ld: _Loader) -> RuleSet:

@@ -19,10 +19,16 @@ from db.catalog import CatalogError
 from db.worker import AsyncCatalog
 from feeds.errors import PaperbotError
 from feeds.fetch import Fetcher, load_backoffs
-from feeds.ranking import Ranker, RelevanceScorer, read_descriptions
+from feeds.ranking import Ranker, RelevanceScorer, read_descriptions, rules_for_list
 from feeds.rules import RuleSet
 
 log = logging.getLogger(__name__)
+
+
+def configured_rules(settings: Settings) -> RuleSet | None:
+    """The community's own rules file (`[catalog] rules`); None: the bundled one the list
+    fits is used (`feeds.ranking.rules_for_list`). Raises `RulesError` for a bad file."""
+    return RuleSet.load(settings.rules_path) if settings.rules_path else None
 
 
 def section_descriptions(settings: Settings) -> dict[str, str]:
@@ -54,6 +60,8 @@ def make_ranker(
     `descriptions`: section -> what belongs there (`section_descriptions`; None reads the
     settings' own `[sections.descriptions]` only)."""
     sections = context.sections if context is not None else []
+    if context is not None and settings.rules_path is None:
+        rules = rules_for_list(sections)  # no rules file of the community's: the one that fits
     catch_all = None
     if context is not None:
         catch_all = match_section(settings.sections.catch_all, sections) or catch_all_section(
@@ -106,7 +114,7 @@ class App(
         With `dry_run` and no catalog file yet, an empty catalog in memory stands in, so a
         dry run creates nothing on disk.
         """
-        rules = RuleSet.load(settings.rules_path) if settings.rules_path else RuleSet.default()
+        rules = configured_rules(settings) or RuleSet.default()
         descriptions = section_descriptions(settings)
         path = settings.database_path
         where = str(path)

@@ -161,11 +161,16 @@ class ListingMixin(AppBase):
         context = await self.list_context()
         notes: list[str] = []
         if context is not None:
+            rules = self.ranker.rules
+            if self.settings.rules_path is None:
+                fit = sum(match_section(n, context.sections) is not None for n in rules.sections)
+                notes.append(f"rules: the bundled {rules.source} ({fit} of its"
+                             f" {len(rules.sections)} sections are the list's)")  # fmt: skip
             missing = [n for n in self.ranker.rules.sections
                        if match_section(n, context.sections) is None]  # fmt: skip
             if missing:
-                notes.append("the rules name sections this list does not have (their keywords are"
-                             f" not used): {', '.join(missing)}")  # fmt: skip
+                notes.append("the rules name sections this list does not have (their phrases"
+                             f" only boost relevance): {', '.join(missing)}")  # fmt: skip
         if self.settings.model.enabled and (report.added or report.updated or removed):
             # The list changed: train now (the first model right after the first import,
             # on the bundled background sample), so the next poll already uses it.

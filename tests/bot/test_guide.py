@@ -21,6 +21,8 @@ from tests.lists import LIST_2022
 # the names spelt loosely and one section the list does not have.
 GUIDE = """# How to add a paper
 
+- `README.md`: the list itself (a file, not a section).
+
 Allowed paper categories:
 
 - `deep learning theory`: generalization bounds, optimization landscapes, expressivity.

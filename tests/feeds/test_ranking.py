@@ -19,9 +19,11 @@ from feeds.ranking import (
     RelevanceScorer,
     match_section,
     rank_feed,
+    rules_for_list,
 )
 from feeds.relevance import Example, Prediction, RelevanceModel
 from feeds.rules import RuleSet
+from tests.lists import SECTIONS_2022
 
 SAMPLE = "data/corpus/daily-arxiv-ai-enhanced-sample2000.jsonl.gz"
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -245,3 +247,38 @@ def test_rank_feed_skips_replacements(model: RelevanceModel, records: list[dict[
     assert [p for p, _ in pairs] == papers
     assert pairs[1][1] == Match(papers[1].arxiv_id, 0.0, None)
     assert pairs[0][1].reasons  # ranked: the model said something
+
+
+# -- which bundled rules a list gets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sections", "source"),
+    [
+        (SEED_SECTIONS, "feeds/default_rules.toml"),  # the 2020 shape
+        (list(SECTIONS_2022), "feeds/phenomena_rules.toml"),  # filed by phenomenon
+        (["neural collapse", "OTHERS"], "feeds/phenomena_rules.toml"),  # named loosely
+        (["Grokking", "Cats"], "feeds/default_rules.toml"),  # none fits: the default
+        ([], "feeds/default_rules.toml"),
+    ],
+)
+def test_a_list_gets_the_bundled_rules_that_name_most_of_its_sections(
+    sections: list[str], source: str
+) -> None:
+    assert rules_for_list(sections).source == source
+
+
+def test_on_a_list_filed_by_phenomenon_the_rules_suggest_its_sections() -> None:
+    # Rules alone (no model): the 2022 list's sections, which the default rules lack.
+    paper = Paper(
+        arxiv_id="2411.00001",
+        title="Neural collapse in the terminal phase of training",
+        abstract="Class means of deep neural networks converge to a simplex ETF.",
+        categories=["cs.LG"],
+    )
+    sections = list(SECTIONS_2022)
+    chosen = Ranker(rules_for_list(sections), sections=sections, catch_all="Others")
+    default = Ranker(RuleSet.default(), sections=sections, catch_all="Others")
+    assert chosen.rank([paper])[0].section == "Neural Collapse"
+    assert chosen.rank([paper])[0].candidate
+    assert default.rank([paper])[0].section != "Neural Collapse"

@@ -597,8 +597,11 @@ def test_match_many_is_match_of_each(sample_papers: list[Paper]) -> None:
     assert default.match_many([]) == []
 
 
-def test_fast_path_agrees_with_the_rule_by_rule_reference(sample_papers: list[Paper]) -> None:
-    default = RuleSet.default()
+@pytest.mark.parametrize("bundled", RuleSet.bundled(), ids=lambda r: r.source)
+def test_fast_path_agrees_with_the_rule_by_rule_reference(
+    sample_papers: list[Paper], bundled: RuleSet
+) -> None:
+    default = bundled
     scored = [p for p in sample_papers if default.match(p).score > 0][:150]
     others = sample_papers[::40]
     for item in scored + others:
@@ -623,3 +626,76 @@ def test_defaults_on_the_full_feed_of_2024_11_28(shared: Callable[[str], Path]) 
     # Two papers of that day squarely on the list's topics.
     assert "2411.17807" in titles  # memorization to generalization in diffusion models
     assert "2411.17777" in titles  # network inversion to look inside trained networks
+
+
+# ------------------------------------------------- the rules for a list filed by phenomenon
+
+
+def _phenomena() -> RuleSet:
+    found = [r for r in RuleSet.bundled() if r.source == "feeds/phenomena_rules.toml"]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_phenomena_sections_are_the_maintainers_categories(shared: Callable[[str], Path]) -> None:
+    from feeds.ranking import read_descriptions
+
+    guide = read_descriptions(shared("data/awesome/AGENTS-2026.md").read_text(encoding="utf-8"))
+    assert _phenomena().sections == list(guide)
+
+
+def test_the_bundled_rules_are_the_default_first() -> None:
+    bundled = RuleSet.bundled()
+    assert [r.source for r in bundled] == [
+        "feeds/default_rules.toml",
+        "feeds/phenomena_rules.toml",
+    ]
+    assert bundled[0].sections == RuleSet.default().sections
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract", "section"),
+    [
+        ("Neural collapse in the terminal phase of training", "We study class means.",
+         "Neural Collapse"),
+        ("Grokking in modular arithmetic", "Networks generalise late.",
+         "Emergence and Phase Transitions"),
+        ("Sparse subnetworks found by weight rewinding", "Lottery tickets in deep networks.",
+         "Lottery Ticket Hypothesis"),
+        ("Benign overfitting in two layer networks", "We characterise interpolation.",
+         "Deep Double Descent"),
+        ("Deep networks and the primate visual cortex", "Brain score of CNN models.",
+         "Interactions with Neuroscience"),
+    ],
+)  # fmt: skip
+def test_phenomena_rules_file_a_paper_under_its_phenomenon(
+    title: str, abstract: str, section: str
+) -> None:
+    found = _phenomena().match(paper(title, abstract))
+    assert found.candidate and found.section == section, found
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract"),
+    [
+        # medical imaging of the brain is not deep learning meeting neuroscience
+        ("Brain tumor segmentation with a CNN", "A deep neural network segments MRI."),
+        # tokens pruned from a transformer's input are not a sparse subnetwork
+        ("Token pruning for vision transformers", "We prune tokens of a ViT."),
+        # a language model proving theorems is not a theory of deep learning
+        ("Automated theorem proving with an LLM", "We prove more theorems with a language model."),
+        # in-context learning used as a method is not a phase transition
+        ("Better prompts for in-context learning", "An LLM with in context learning."),
+    ],
+)  # fmt: skip
+def test_phenomena_rules_keep_broad_words_quiet(title: str, abstract: str) -> None:
+    assert not _phenomena().match(paper(title, abstract)).candidate
+
+
+def test_phenomena_rules_on_real_corpus_abstracts(sample_papers: list[Paper]) -> None:
+    ruleset = _phenomena()
+    candidates = [m for m in ruleset.match_many(sample_papers) if m.candidate]
+    # 2000 AI-category abstracts of ordinary days: a modest share is on topic
+    assert 20 <= len(candidates) <= 90
+    counts = Counter(m.section for m in candidates)
+    assert set(counts) <= set(ruleset.sections) and len(counts) >= 5
