@@ -235,6 +235,12 @@ class Ranker:
 
     # -- the pieces
 
+    @property
+    def rule_sections(self) -> Mapping[str, str | None]:
+        """Each rules section -> the list section it adds evidence to (None: the list has
+        none; its phrases only boost relevance)."""
+        return dict(self._rule_sections)
+
     def cut(self) -> float | None:
         """The score a paper needs to become a candidate (None: the budget decides)."""
         if self.selection == "budget":

@@ -13,7 +13,6 @@ from db.awesome import (
     InsertOutcome,
     NewEntry,
     insert_entries,
-    match_section,
     parse_awesome,
     render_list,
 )
@@ -161,13 +160,12 @@ class ListingMixin(AppBase):
         context = await self.list_context()
         notes: list[str] = []
         if context is not None:
-            rules = self.ranker.rules
+            mapped = self.ranker.rule_sections  # as the ranking maps them
+            missing = [name for name, section in mapped.items() if section is None]
             if self.settings.rules_path is None:
-                fit = sum(match_section(n, context.sections) is not None for n in rules.sections)
-                notes.append(f"rules: the bundled {rules.source} ({fit} of its"
-                             f" {len(rules.sections)} sections are the list's)")  # fmt: skip
-            missing = [n for n in self.ranker.rules.sections
-                       if match_section(n, context.sections) is None]  # fmt: skip
+                notes.append(f"rules: the bundled {self.ranker.rules.source}"
+                             f" ({len(mapped) - len(missing)} of its {len(mapped)} sections"
+                             " are the list's)")  # fmt: skip
             if missing:
                 notes.append("the rules name sections this list does not have (their phrases"
                              f" only boost relevance): {', '.join(missing)}")  # fmt: skip
