@@ -601,12 +601,11 @@ def test_match_many_is_match_of_each(sample_papers: list[Paper]) -> None:
 def test_fast_path_agrees_with_the_rule_by_rule_reference(
     sample_papers: list[Paper], bundled: RuleSet
 ) -> None:
-    default = bundled
-    scored = [p for p in sample_papers if default.match(p).score > 0][:150]
+    scored = [p for p in sample_papers if bundled.match(p).score > 0][:150]
     others = sample_papers[::40]
     for item in scored + others:
-        assert default.match(item) == default.match_reference(item), item.arxiv_id
-        assert default.match(item) == default.match_reference(item, fast_patterns=True)
+        assert bundled.match(item) == bundled.match_reference(item), item.arxiv_id
+        assert bundled.match(item) == bundled.match_reference(item, fast_patterns=True)
 
 
 def test_defaults_on_the_full_feed_of_2024_11_28(shared: Callable[[str], Path]) -> None:
