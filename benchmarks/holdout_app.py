@@ -117,7 +117,9 @@ async def main() -> int:
             async with await App.open(settings) as app:
                 await app.import_list(base_text, "held-out")
                 await app.add(entry.arxiv_id or "", "bench", "cli")
-                await app.decide(entry.arxiv_id or "", True, "bench", AddedHow.CLI, section=entry.section)
+                await app.decide(
+                    entry.arxiv_id or "", True, "bench", AddedHow.CLI, section=entry.section
+                )
                 out = (await app.export_list()).text
             want = position(text, entry.arxiv_id or "")
             got = position(out, entry.arxiv_id or "")
@@ -128,7 +130,10 @@ async def main() -> int:
             new = next(e for e in parse_awesome(out).entries if e.arxiv_id == entry.arxiv_id)
             if without(out, new) == base_text:  # no other byte of the README changed
                 app_ok["only"] += 1
-            if new.has_keyword_line == entry.has_keyword_line and new.digest_form == entry.digest_form:
+            if (
+                new.has_keyword_line == entry.has_keyword_line
+                and new.digest_form == entry.digest_form
+            ):
                 app_ok["shape"] += 1
             if entry.keywords:
                 app_ok["tagged"] += 1
@@ -147,22 +152,32 @@ async def main() -> int:
                 lib_ok["pos"] += 1
             if entry.keywords:
                 lib_ok["tagged"] += 1
-                lib_new = next(e for e in parse_awesome(lib).entries if e.arxiv_id == entry.arxiv_id)
+                lib_new = next(
+                    e for e in parse_awesome(lib).entries if e.arxiv_id == entry.arxiv_id
+                )
                 lib_ok["jac"] += jaccard(lib_new.keywords, entry.keywords)
     await runner.cleanup()
     total = len(held)
     took = time.perf_counter() - started
     print(f"{args.readme.name}: {total} entries of 2022 held out, replayed through add -> approve"
           f" -> export-awesome ({took:.0f} s)")  # fmt: skip
-    print(f"  same year heading   {app_ok['year'] / total:6.1%}   (library path {lib_ok['year'] / total:6.1%})")
-    print(f"  exact position      {app_ok['pos'] / total:6.1%}   (library path {lib_ok['pos'] / total:6.1%})")
+    print(
+        f"  same year heading   {app_ok['year'] / total:6.1%}   (library path {lib_ok['year'] / total:6.1%})"
+    )
+    print(
+        f"  exact position      {app_ok['pos'] / total:6.1%}   (library path {lib_ok['pos'] / total:6.1%})"
+    )
     print(f"  no other byte changed {app_ok['only'] / total:6.1%}")
     print(f"  entry shape         {app_ok['shape'] / total:6.1%}")
     tagged = max(1, app_ok["tagged"])
     print(f"  Key Word Jaccard    {app_ok['jac'] / tagged:.3f}   (library path "
           f"{lib_ok['jac'] / max(1, lib_ok['tagged']):.3f}; ratio "
           f"{(app_ok['jac'] / tagged) / max(1e-9, lib_ok['jac'] / max(1, lib_ok['tagged'])):.2f}x)")  # fmt: skip
-    ok = app_ok["year"] / total >= 0.97 and app_ok["pos"] / total >= 0.90 and app_ok["shape"] / total >= 0.90
+    ok = (
+        app_ok["year"] / total >= 0.97
+        and app_ok["pos"] / total >= 0.90
+        and app_ok["shape"] / total >= 0.90
+    )
     return 0 if ok else 1
 
 

@@ -13,7 +13,9 @@ class _NoVoiceWarnings(logging.Filter):
     """discord.py warns that voice needs PyNaCl and davey: paperbot is text-only."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "discord.client" and "voice will NOT be supported" in record.getMessage())
+        return not (
+            record.name == "discord.client" and "voice will NOT be supported" in record.getMessage()
+        )
 
 
 def setup_logging(level: str, *, libraries: str = "WARNING") -> None:

@@ -199,10 +199,15 @@ async def run(
                     code = await bot.serve(settings.token or "", stop)
                     break
                 except PaperbotError as exc:
-                    if not isinstance(exc.__cause__, OSError | aiohttp.ClientError) or stop.is_set():
+                    if (
+                        not isinstance(exc.__cause__, OSError | aiohttp.ClientError)
+                        or stop.is_set()
+                    ):
                         raise
                     # Discord unreachable (network down, DNS): wait and try again, not exit.
-                    log.warning("Discord unreachable (%s); retrying in %.0f s", exc.__cause__, delay)
+                    log.warning(
+                        "Discord unreachable (%s); retrying in %.0f s", exc.__cause__, delay
+                    )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
                     if stop.is_set():
@@ -227,4 +232,3 @@ async def run(
     if fatal:
         raise fatal[0]
     return code
-

@@ -472,7 +472,9 @@ class Fetcher:
                             # server told us not to do.
                             until = self._now() + timedelta(seconds=retry_after)
                             previous = self._blocked.get(host)
-                            self._blocked[host] = until if previous is None else max(previous, until)
+                            self._blocked[host] = (
+                                until if previous is None else max(previous, until)
+                            )
                             raise FetchError(
                                 shown,
                                 f"{reason}: {host} asked to wait {retry_after:.0f} s, "

@@ -42,7 +42,8 @@ def test_feeds_and_db_never_import_bot() -> None:
     offenders = [
         name
         for name, path in _modules().items()
-        if name.startswith(("feeds", "db")) and any(i.split(".")[0] == "bot" for i in _imports(path))
+        if name.startswith(("feeds", "db"))
+        and any(i.split(".")[0] == "bot" for i in _imports(path))
     ]
     assert offenders == []
 

@@ -218,8 +218,7 @@ class CurationMixin(ListingMixin):
             wanted = "approved" if approved else "rejected"
             if decision.status in ("approved", "rejected") and decision.status != wanted:
                 raise AlreadyDecided(
-                    f"{arxiv_id} was already {decision.status}; it cannot be"
-                    f" {wanted} now"
+                    f"{arxiv_id} was already {decision.status}; it cannot be {wanted} now"
                 )
             return DecideResult(arxiv_id, "unchanged", decision.status, decision.section)
         log.info("%s %s by %s (%s)", arxiv_id, decision.status, actor, how)
@@ -238,7 +237,12 @@ class CurationMixin(ListingMixin):
         """
         context = await self.list_context()
         paper = await self.catalog.get_paper(arxiv_id)
-        if context is None or paper is None or paper.added_how == AddedHow.IMPORT or not paper.section:
+        if (
+            context is None
+            or paper is None
+            or paper.added_how == AddedHow.IMPORT
+            or not paper.section
+        ):
             return None
         candidate = await self.catalog.get_candidate(arxiv_id)
         title, authors = paper.title, list(paper.authors)
@@ -250,7 +254,9 @@ class CurationMixin(ListingMixin):
                 # Bounded: the decision is taken; a slow arXiv only delays the entry's text.
                 fresh = await self.lookup_arxiv(arxiv_id, deadline=RECHECK_DEADLINE)
             except PaperbotError as exc:
-                log.info("%s: arXiv not re-checked (%s); the announced metadata is used", arxiv_id, exc)
+                log.info(
+                    "%s: arXiv not re-checked (%s); the announced metadata is used", arxiv_id, exc
+                )
             else:
                 title, authors = fresh.title or title, list(fresh.authors) or authors
                 abstract = fresh.abstract or abstract

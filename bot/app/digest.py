@@ -36,7 +36,9 @@ class DigestMixin(AppBase):
         raw_since = await catalog.meta_get(LAST_DIGEST)
         since = datetime.fromisoformat(raw_since) if raw_since else now - timedelta(days=1)
         raw_ann = await catalog.meta_get(LAST_ANNOUNCEMENT)
-        announced = raw_ann is not None and raw_ann != "" and datetime.fromisoformat(raw_ann) > since
+        announced = (
+            raw_ann is not None and raw_ann != "" and datetime.fromisoformat(raw_ann) > since
+        )
         data = DigestData(since=since, now=now, announced=announced)
         expire_days = self.settings.discord.expire_days
         warn = timedelta(days=max(0, expire_days - self.settings.digest.expiring_within_days))
@@ -59,7 +61,9 @@ class DigestMixin(AppBase):
 
     def digest_wanted(self, data: DigestData, *, force: bool = False) -> bool:
         """A quiet arXiv day is always worth a line; a busy day with nothing may be skipped."""
-        return force or not (data.empty and data.announced and self.settings.digest.when_empty == "skip")
+        return force or not (
+            data.empty and data.announced and self.settings.digest.when_empty == "skip"
+        )
 
     async def digest_sent(self, data: DigestData) -> None:
         await self.catalog.meta_set(LAST_DIGEST, data.now.isoformat())

@@ -76,7 +76,9 @@ def _repository_findings(d: Diagnosis, settings: Settings) -> None:
         return
     readme = repo / settings.publish.readme
     if not readme.is_file():
-        d.add("problem", "repository", f"{readme}: no such file in the repository ([publish] readme)")
+        d.add(
+            "problem", "repository", f"{readme}: no such file in the repository ([publish] readme)"
+        )
         return
     d.add("ok", "repository", f"{repo}: a git work tree; publishes {settings.publish.readme}"
           f" on {settings.publish.branch}")  # fmt: skip
@@ -118,7 +120,11 @@ async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
             if not settings.model.enabled:
                 d.add("ok", "model", "the model is off ([model] enabled = false): rules alone")
             elif status is None or status.version is None:
-                d.add("warning", "model", "no model trained yet: candidates are ranked by the rules alone")
+                d.add(
+                    "warning",
+                    "model",
+                    "no model trained yet: candidates are ranked by the rules alone",
+                )
             else:
                 d.add("ok", "model", f"model v{status.version} trained {status.trained_at:%Y-%m-%d}"
                       f" on {status.training_set} examples")  # fmt: skip
@@ -126,9 +132,15 @@ async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
                 d.add("warning", "model", f"last retrain failed: {status.last_error}")
             stored = await app.catalog.current_list()
             if stored is None and readme is None:
-                d.add("warning", "list", "no list imported yet: run paperbot import-awesome README.md")
+                d.add(
+                    "warning", "list", "no list imported yet: run paperbot import-awesome README.md"
+                )
             elif stored is not None:
-                d.add("ok", "list", f"list imported from {stored.source} on {stored.imported_at:%Y-%m-%d}")
+                d.add(
+                    "ok",
+                    "list",
+                    f"list imported from {stored.source} on {stored.imported_at:%Y-%m-%d}",
+                )
     except PaperbotError as exc:
         d.add("problem", "catalog", str(exc))
     return d

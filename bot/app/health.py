@@ -31,7 +31,9 @@ class FeedHealth:
     def label(self) -> Literal["ok", "never polled", "FAILING"]:
         if self.healthy:
             return "ok"
-        return "never polled" if self.state is None or self.state.last_checked is None else "FAILING"
+        return (
+            "never polled" if self.state is None or self.state.last_checked is None else "FAILING"
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class HealthMixin(AppBase):
     async def forget_feed(self, url: str) -> None:
         """Drop a feed the config no longer lists (its FAILING record with it)."""
         if url in self.settings.arxiv.feeds:
-            raise PaperbotError(f"{url} is still configured in [arxiv] feeds: remove it there first")
+            raise PaperbotError(
+                f"{url} is still configured in [arxiv] feeds: remove it there first"
+            )
         if not await self.catalog.forget_feed(url):
             raise PaperbotError(f"{url}: no such feed in the catalog (see paperbot feeds)")
 

@@ -70,7 +70,9 @@ class LearningMixin(AppBase):
                                     tuple(paper.keywords)))  # fmt: skip
         for candidate in await catalog.candidates(status=CandidateStatus.REJECTED):
             examples.append(
-                Example(candidate.arxiv_id, candidate.title, candidate.abstract or "", None, "negative")
+                Example(
+                    candidate.arxiv_id, candidate.title, candidate.abstract or "", None, "negative"
+                )
             )
         want = self.settings.model.background_sample
         community = [
@@ -108,7 +110,9 @@ class LearningMixin(AppBase):
                 progress(f"retrain failed, keeping the previous model: {exc}")
                 return None
             except Exception as exc:  # a bug in training must not take the bot down
-                await catalog.meta_set(LAST_ERROR, f"{now.isoformat()}: {type(exc).__name__}: {exc}")
+                await catalog.meta_set(
+                    LAST_ERROR, f"{now.isoformat()}: {type(exc).__name__}: {exc}"
+                )
                 log.exception("retrain crashed, keeping the previous model")
                 return None
             stored = await catalog.save_model(blob, model.n_train, model.metrics, now)

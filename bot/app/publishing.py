@@ -40,7 +40,9 @@ class PublishingMixin(AppBase):
         p = self.settings.publish
         repo = self.settings.publish_repo
         if repo is None:
-            raise PublishingOff("publishing is off: set [publish] repo to a local clone of the list")
+            raise PublishingOff(
+                "publishing is off: set [publish] repo to a local clone of the list"
+            )
         config = PublishConfig(
             repo=repo,
             readme=p.readme,

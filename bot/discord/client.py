@@ -65,12 +65,15 @@ ADMIN_PERMISSIONS = ("view_channel", "send_messages")
 
 def invite_url(application_id: int | None) -> str:
     """The README's invite link with this application's id and every permission the bot uses."""
-    permissions = discord.Permissions(**dict.fromkeys(REQUIRED_PERMISSIONS + THREAD_PERMISSIONS, True))
+    permissions = discord.Permissions(
+        **dict.fromkeys(REQUIRED_PERMISSIONS + THREAD_PERMISSIONS, True)
+    )
     client_id = application_id or "YOUR_APPLICATION_ID"
     return (
         f"https://discord.com/oauth2/authorize?client_id={client_id}"
         f"&scope=bot+applications.commands&permissions={permissions.value}"
     )
+
 
 # A link in an error told to a user: the addresses of the operator's own set-up (an API
 # base, a proxy, a loopback or private host) stay in the log; links anyone can open stay.
@@ -276,7 +279,9 @@ class PaperBot(commands.Bot):
             )
         review = REQUIRED_PERMISSIONS + (THREAD_PERMISSIONS if d.open_threads else ())
         channels = [("review", d.review_channel_id, review)]
-        channels += [(f"{section!r} review", int(cid), review) for section, cid in d.section_channels.items()]
+        channels += [
+            (f"{section!r} review", int(cid), review) for section, cid in d.section_channels.items()
+        ]
         if d.admin_channel_id:
             channels.append(("admin", d.admin_channel_id, ADMIN_PERMISSIONS))
         for name, channel_id, wanted in channels:
@@ -285,7 +290,9 @@ class PaperBot(commands.Bot):
                 raise StartupError(f"{name} channel {channel_id} does not exist in {guild.name}"
                                    " (or the bot cannot see it)")  # fmt: skip
             if not isinstance(channel, discord.TextChannel):
-                raise StartupError(f"{name} channel {channel_id} is not a text channel in {guild.name}")
+                raise StartupError(
+                    f"{name} channel {channel_id} is not a text channel in {guild.name}"
+                )
             perms = channel.permissions_for(guild.me)
             missing = [p for p in wanted if not getattr(perms, p)]
             if missing:
@@ -363,7 +370,9 @@ class PaperBot(commands.Bot):
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             log.error("command %s failed", name, exc_info=original)
-            message = "Something went wrong on my side; the maintainers can see the details in the log."
+            message = (
+                "Something went wrong on my side; the maintainers can see the details in the log."
+            )
         message = message if len(message) <= 1900 else message[:1899] + "…"
         try:
             if interaction.response.is_done():

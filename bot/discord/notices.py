@@ -32,7 +32,9 @@ class Notices:
     @property
     def admin_channel(self) -> discord.TextChannel:
         d = self.app.settings.discord
-        return (self._channel(d.admin_channel_id) if d.admin_channel_id else None) or self.review_channel
+        return (
+            self._channel(d.admin_channel_id) if d.admin_channel_id else None
+        ) or self.review_channel
 
     async def post_digest(self, *, force: bool = False) -> int:
         """Post the digest; returns how many messages were sent."""
@@ -41,7 +43,9 @@ class Notices:
             await self.app.digest_sent(data)
             return 0
         messages = build_digest(
-            data, guild_id=self.app.settings.discord.guild_id, timezone=self.app.settings.digest_zone
+            data,
+            guild_id=self.app.settings.discord.guild_id,
+            timezone=self.app.settings.digest_zone,
         )
         channel = self.review_channel
         for text in messages:

@@ -108,7 +108,9 @@ class ReviewService:
                 try:
                     await self._post(candidate)
                 except discord.HTTPException as exc:
-                    log.warning("could not post %s (retried next cycle): %s", candidate.arxiv_id, exc)
+                    log.warning(
+                        "could not post %s (retried next cycle): %s", candidate.arxiv_id, exc
+                    )
                     continue
                 posted += 1
         if posted:
@@ -136,7 +138,9 @@ class ReviewService:
                 allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=[role]),
             )  # fmt: skip
         else:
-            message = await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+            message = await channel.send(
+                embed=embed, allowed_mentions=discord.AllowedMentions.none()
+            )
         # Recorded before anything else, so a crash after this line never reposts.
         await self.catalog.mark_posted(
             candidate.arxiv_id, str(channel.id), str(message.id), None, self.app.clock()
@@ -146,7 +150,9 @@ class ReviewService:
             await self._decorate(message, candidate)
         except discord.HTTPException as exc:
             self._undecorated[candidate.arxiv_id] = message
-            log.warning("post of %s lacks its reactions (repaired next cycle): %s", candidate.arxiv_id, exc)
+            log.warning(
+                "post of %s lacks its reactions (repaired next cycle): %s", candidate.arxiv_id, exc
+            )
 
     async def _repair_decorations(self) -> None:
         for arxiv_id, message in list(self._undecorated.items()):

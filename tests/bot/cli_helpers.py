@@ -102,5 +102,7 @@ class Cli:
             check=False,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"paperbot {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+            raise AssertionError(
+                f"paperbot {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+            )
         return Result(args, proc.returncode, proc.stdout, proc.stderr)

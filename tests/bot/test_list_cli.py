@@ -104,7 +104,9 @@ def test_a_section_added_to_the_readme_is_usable_after_reimport(
     list_2022.write_text(text.replace("## Others", ninth + "## Others", 1), encoding="utf-8")
     out = cli("import-awesome", str(list_2022)).stdout
     assert "1 added" in out
-    assert cli("approve", arxiv_id, "--section", "grokking").stdout.strip().endswith("into Grokking")
+    assert (
+        cli("approve", arxiv_id, "--section", "grokking").stdout.strip().endswith("into Grokking")
+    )
     doc = parse_awesome(cli("export-awesome").stdout)
     assert next(e for e in doc.entries if e.arxiv_id == arxiv_id).section == "Grokking"
 

@@ -43,7 +43,9 @@ def test_a_file_that_is_not_a_catalog_is_one_line(cli: Cli) -> None:
     data = cli.home / "data"
     data.mkdir()
     (data / "paperbot.db").write_bytes(b"not a database " * 300)
-    one_line_error(cli.subprocess("search", "x", check=False), "paperbot.db: the catalog is damaged")
+    one_line_error(
+        cli.subprocess("search", "x", check=False), "paperbot.db: the catalog is damaged"
+    )
 
 
 def test_a_config_file_that_is_not_utf8_is_one_line(cli: Cli) -> None:
@@ -169,7 +171,9 @@ async def test_a_curator_moves_an_openreview_paper_by_its_link(
     async with running_bot(fake_discord, make_settings(fake_discord, tmp_path)) as h:
         await h.app.import_list(seed_text, "seed")
         moved = await run(
-            h, "section", {"id": OPENREVIEW_URL, "section": "Empirical Study"},
+            h,
+            "section",
+            {"id": OPENREVIEW_URL, "section": "Empirical Study"},
             user=h.member("cora", "curator"),
         )
         assert "Empirical Study" in " ".join(moved.texts())

@@ -34,20 +34,22 @@ def test_each_list_gets_the_bundled_rules_it_fits_and_a_reimport_switches(
     cli.configure()
     out = cli("import-awesome", str(seed_file))
     said = out.stdout + out.stderr
-    assert "rules: the bundled feeds/default_rules.toml (5 of its 5 sections are the list's)" in said
+    assert (
+        "rules: the bundled feeds/default_rules.toml (5 of its 5 sections are the list's)" in said
+    )
     assert _rules_source(cli) == "feeds/default_rules.toml"
 
     out = cli("import-awesome", str(list_2022))  # the list, as it is today
     said = out.stdout + out.stderr
-    assert "rules: the bundled feeds/phenomena_rules.toml (8 of its 9 sections are the list's)" in said
+    assert (
+        "rules: the bundled feeds/phenomena_rules.toml (8 of its 9 sections are the list's)" in said
+    )
     # the one category the list does not have yet only boosts relevance, and is said so
     assert "only boost relevance): Emergence and Phase Transitions" in said
     assert _rules_source(cli) == "feeds/phenomena_rules.toml"
 
 
-def test_a_communitys_own_rules_file_is_kept_whatever_the_list(
-    cli: Cli, list_2022: Path
-) -> None:
+def test_a_communitys_own_rules_file_is_kept_whatever_the_list(cli: Cli, list_2022: Path) -> None:
     own = cli.home / "our-rules.toml"
     own.write_text(
         '[sections."Neural Collapse"]\nphrases = ["neural collapse", "simplex ETF"]\n',

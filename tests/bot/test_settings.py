@@ -25,9 +25,7 @@ from bot.settings import (
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "paperbot.example.toml"
 TOKEN = "MTIz.secret-token-value.XyZ"  # what a Discord bot token looks like, roughly
-LOOPBACK_ONLY = (
-    '[arxiv]\nfeeds = ["file:///srv/feed.xml"]\napi_base = "http://127.0.0.1:9/api"\n'
-)
+LOOPBACK_ONLY = '[arxiv]\nfeeds = ["file:///srv/feed.xml"]\napi_base = "http://127.0.0.1:9/api"\n'
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -95,7 +93,9 @@ def test_closed_choices_are_declared() -> None:
 
 
 def test_values_and_relative_paths(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [catalog]
 data_dir = "state"
 rules = "my-rules.toml"
@@ -114,7 +114,8 @@ remote = "origin"
 push = true
 [sections.descriptions]
 "Grokking" = "Late generalisation."
-""")
+""",
+    )
     settings = load_settings(
         path, env={"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": "http://127.0.0.1:1/api/v10"}
     )
@@ -279,9 +280,7 @@ def test_a_bad_value_in_the_file_is_one_line_naming_file_table_and_key(
 
 
 @pytest.mark.parametrize(("table", "key"), sorted(BAD_ENV))
-def test_a_bad_environment_value_names_the_variable(
-    elsewhere: Path, table: str, key: str
-) -> None:
+def test_a_bad_environment_value_names_the_variable(elsewhere: Path, table: str, key: str) -> None:
     variable = env_variable(table, key)
     with pytest.raises(ConfigError) as caught:
         load_settings(env={variable: BAD_ENV[(table, key)]})
@@ -445,9 +444,14 @@ def test_discord_endpoints_are_checked(elsewhere: Path) -> None:
 def test_the_token_never_prints(elsewhere: Path) -> None:
     settings = load_settings(env={"DISCORD_TOKEN": TOKEN})
     assert settings.token == TOKEN
-    for shown in (repr(settings), str(settings), str(settings.discord_token),
-                  repr(settings.discord_token), settings.model_dump_json(),
-                  json.dumps(settings.model_dump(mode="json"))):
+    for shown in (
+        repr(settings),
+        str(settings),
+        str(settings.discord_token),
+        repr(settings.discord_token),
+        settings.model_dump_json(),
+        json.dumps(settings.model_dump(mode="json")),
+    ):
         assert TOKEN not in shown
     # A token set by a program is kept as a secret too.
     settings.discord_token = "another-" + TOKEN  # type: ignore[assignment]
@@ -494,7 +498,9 @@ def test_check_feed_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 # -- where the data goes -----------------------------------------------------------------------
 
 
-def test_a_checkout_keeps_its_data_in_dot_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checkout_keeps_its_data_in_dot_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "paperbot"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     settings = load_settings(env={})
@@ -503,9 +509,7 @@ def test_a_checkout_keeps_its_data_in_dot_data(tmp_path: Path, monkeypatch: pyte
     assert is_checkout(ROOT)
 
 
-def test_another_project_is_not_a_checkout(
-    elsewhere: Path, tmp_path: Path
-) -> None:
+def test_another_project_is_not_a_checkout(elsewhere: Path, tmp_path: Path) -> None:
     (elsewhere / "pyproject.toml").write_text('[project]\nname = "other"\n', encoding="utf-8")
     settings = load_settings(env={})
     assert settings.data_dir_source == "user data dir"

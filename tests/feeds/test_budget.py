@@ -19,7 +19,9 @@ def chosen(ms: list[Match]) -> list[str]:
 
 
 def test_best_k_of_each_day() -> None:
-    ms = matches(("a", 0.9, "T"), ("b", 0.8, "T"), ("c", 0.7, "T"), ("d", 0.2, "T"), ("e", 0.95, None))
+    ms = matches(
+        ("a", 0.9, "T"), ("b", 0.8, "T"), ("c", 0.7, "T"), ("d", 0.2, "T"), ("e", 0.95, None)
+    )
     apply_budget(ms, [MON, MON, MON, TUE, MON], 2, {})
     # e has no section: never a candidate; d is alone on its day, so it is taken.
     assert chosen(ms) == ["a", "b", "d"]

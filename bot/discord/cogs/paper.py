@@ -38,6 +38,7 @@ PAGE_SIZE = 5
 QUERY_MAX = 1000  # Discord allows 6000; nobody types more, and FTS caps the tokens anyway
 AUTOCOMPLETE_WAIT = 0.3  # seconds an autocomplete waits for the catalog before using the last list
 
+
 class SearchInputError(PaperbotError):
     """Slash-command text that cannot be a search filter."""
 
@@ -93,12 +94,16 @@ class SearchPager(discord.ui.View):
         self._sync_buttons()
         await interaction.edit_original_response(embed=embed, view=self)
 
-    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id="paper:search:prev")
+    @discord.ui.button(
+        label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id="paper:search:prev"
+    )
     async def previous(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
         self.page = max(0, self.page - 1)
         await self._show(interaction)
 
-    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary, custom_id="paper:search:next")
+    @discord.ui.button(
+        label="Next ▶", style=discord.ButtonStyle.secondary, custom_id="paper:search:next"
+    )
     async def next(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
         self.page += 1
         await self._show(interaction)
@@ -182,7 +187,9 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
 
     @app_commands.command(name="search", description="Search the catalog")
     @app_commands.describe(
-        query="Words to look for", section="Only this section", year="A year or a range like 2018-2020",
+        query="Words to look for",
+        section="Only this section",
+        year="A year or a range like 2018-2020",
         author="Only papers with this author",
     )
     @app_commands.autocomplete(section=section_autocomplete)
@@ -241,7 +248,9 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         tally = await self.catalog.tally(candidate.arxiv_id)
         await interaction.followup.send(embed=candidate_embed(view_of(candidate, tally)))
 
-    @app_commands.command(name="recent", description="The papers added to the catalog most recently")
+    @app_commands.command(
+        name="recent", description="The papers added to the catalog most recently"
+    )
     async def recent(
         self, interaction: discord.Interaction, n: app_commands.Range[int, 1, 25] = 5
     ) -> None:
@@ -254,23 +263,30 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
             url = p.paper_url or ""
             embed.add_field(
                 name=truncate(" ".join(p.title.split()), 256),
-                value=truncate(f"{escape(p.section or '-')} · {p.year or '?'} · {url}", FIELD_VALUE_LIMIT),
+                value=truncate(
+                    f"{escape(p.section or '-')} · {p.year or '?'} · {url}", FIELD_VALUE_LIMIT
+                ),
                 inline=False,
             )
         await interaction.followup.send(embed=fit_embed(embed))
 
-    @app_commands.command(name="stats", description="Catalog by section, open candidates, feed health")
+    @app_commands.command(
+        name="stats", description="Catalog by section, open candidates, feed health"
+    )
     async def stats(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
         stats = await self.catalog.stats()
         feeds = await self.app.feed_health()
         embed = discord.Embed(title="paperbot statistics", colour=COLOUR_OPEN)
         lines = [f"{escape(str(s))}: {n}" for s, n in stats.papers_by_section.items()] or ["empty"]
-        embed.add_field(name=f"Catalog ({stats.papers})", value=truncate("\n".join(lines), 1024), inline=False)
+        embed.add_field(
+            name=f"Catalog ({stats.papers})", value=truncate("\n".join(lines), 1024), inline=False
+        )
         embed.add_field(
             name="Candidates",
             value=truncate(
-                "\n".join(f"{k}: {v}" for k, v in stats.candidates_by_status.items()) or "none", 1024
+                "\n".join(f"{k}: {v}" for k, v in stats.candidates_by_status.items()) or "none",
+                1024,
             ),
             inline=False,
         )
@@ -281,7 +297,9 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
 
     @app_commands.command(name="add", description="Submit an arXiv paper for a vote")
     @app_commands.describe(id_or_url="An arXiv id like 2401.01234 or an arxiv.org link")
-    async def add(self, interaction: discord.Interaction, id_or_url: app_commands.Range[str, 1, 300]) -> None:
+    async def add(
+        self, interaction: discord.Interaction, id_or_url: app_commands.Range[str, 1, 300]
+    ) -> None:
         parse_arxiv_id(id_or_url)  # a bad id is refused before we spend an API call on it
         await interaction.response.defer(ephemeral=True, thinking=True)
         submitter = interaction.user.display_name
@@ -308,7 +326,9 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         await interaction.followup.send(text, ephemeral=True)
         self.review.refresh_later(change.key)
 
-    @app_commands.command(name="export", description="The awesome list with approved papers inserted")
+    @app_commands.command(
+        name="export", description="The awesome list with approved papers inserted"
+    )
     async def export(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
         result = await self.app.export_list()
@@ -326,7 +346,9 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         file = discord.File(io.BytesIO(result.text.encode("utf-8")), filename="README.md")
         await interaction.followup.send(truncate(summary, 1900), file=file)
 
-    @app_commands.command(name="publish", description="Curators: commit approved papers to the list's repository")
+    @app_commands.command(
+        name="publish", description="Curators: commit approved papers to the list's repository"
+    )
     async def publish(self, interaction: discord.Interaction) -> None:
         self._require_curator(interaction)
         # A fetch or a push can take seconds: acknowledge first, within Discord's 3 s.

@@ -251,7 +251,9 @@ async def test_section_is_for_curators(fake_discord: FakeDiscord, tmp_path: Path
         assert (await h.catalog.get_candidate(STRONG.arxiv_id)).section == "Interpretability"
         # The user is answered first; the post follows (an edit the channel's bucket may delay).
         await eventually(
-            lambda: field_value(h.post_of(STRONG.arxiv_id), "Suggested section") == "Interpretability"
+            lambda: (
+                field_value(h.post_of(STRONG.arxiv_id), "Suggested section") == "Interpretability"
+            )
         )
 
         wrong = await run(

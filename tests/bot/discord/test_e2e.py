@@ -252,7 +252,9 @@ async def test_options_after_the_subcommand_and_a_wrong_guild_is_one_line_with_t
     feed = (tmp_path / "none.xml").resolve().as_uri()
     config = write_config(fake_discord, tmp_path, feed)
     text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace(f"guild_id = {fake_discord.guild_id}", "guild_id = 4242"), "utf-8")
+    config.write_text(
+        text.replace(f"guild_id = {fake_discord.guild_id}", "guild_id = 4242"), "utf-8"
+    )
     env = environment(fake_discord, config)
     del env["PAPERBOT_CONFIG"]  # the file comes from --config, given after the subcommand
     code, err = await finish(await paperbot(env, "run", "--config", str(config), "-v"))

@@ -50,9 +50,14 @@ def test_short_authors() -> None:
 
 def _view(**kw: object) -> CandidateView:
     base: dict[str, object] = dict(
-        arxiv_id="2003.01054", version=2, title="Double Trouble in Double Descent",
-        authors=["Stéphane d'Ascoli", "Maria Refinetti"], abstract="We study double descent.",
-        categories=["cs.LG", "stat.ML"], section="Deep Learning Theory", score=4.5,
+        arxiv_id="2003.01054",
+        version=2,
+        title="Double Trouble in Double Descent",
+        authors=["Stéphane d'Ascoli", "Maria Refinetti"],
+        abstract="We study double descent.",
+        categories=["cs.LG", "stat.ML"],
+        section="Deep Learning Theory",
+        score=4.5,
         reasons=['"double descent" in title'],
     )
     base.update(kw)
