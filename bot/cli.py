@@ -99,7 +99,9 @@ def _logging(settings: Settings, args: argparse.Namespace) -> None:
 
 def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
-        "--config", default=default, help="config file (default: $PAPERBOT_CONFIG or ./paperbot.toml)"
+        "--config",
+        default=default,
+        help="config file (default: $PAPERBOT_CONFIG or ./paperbot.toml)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=default,
@@ -127,7 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         # --config and -v are taken before or after the command's name.
         return sub.add_parser(name, help=help, parents=[common])
-
 
     p = command("run", help="run the Discord bot with its scheduled poll and digest jobs")
     p.add_argument(
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print a unified diff, write nothing")
 
     p = command("publish", help="commit approved papers to a branch of the list's repository")
-    p.add_argument("--dry-run", action="store_true", help="say what would be committed, write nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would be committed, write nothing"
+    )
     p.add_argument("--push", action="store_true", help="push the branch to [publish] remote")
 
     p = command("doctor", help="check the catalog, feeds, model, list and repository settings")
@@ -279,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # A bug, not bad input: the traceback goes to the log (shown with -v), one line here.
         log.debug("unexpected error", exc_info=True)
-        _stderr(f"paperbot: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)")
+        _stderr(
+            f"paperbot: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)"
+        )
         return 70
 
 
@@ -293,6 +298,9 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return await run(settings, discord=not args.no_discord)
 
 
+RETRAIN_WAIT = 600.0  # seconds `poll --once` waits for the retrain it started
+
+
 def _poll_json(report: PollReport) -> dict[str, Any]:
     return {
         "feeds": report.feeds,
@@ -303,6 +311,8 @@ def _poll_json(report: PollReport) -> dict[str, Any]:
                 "title": p.title,
                 "score": round(m.score, 3),
                 "section": m.section,
+                "runner_up": m.runner_up,
+                "categories": list(p.categories),
                 "reasons": m.reasons,
                 "url": p.abs_url,
             }
@@ -356,6 +366,9 @@ async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
         report = await app.poll(args.feed, dry_run=args.dry_run, progress=progress)
         if not args.dry_run and settings.model.enabled and app.ranker.model is None:
             await app.retrain(progress=progress)
+        elif report.retraining:
+            progress("retraining the model with the new announcements as background")
+            await app.wait_tasks(timeout=RETRAIN_WAIT)
     if args.json:
         _print_json(_poll_json(report))
     else:
@@ -482,7 +495,9 @@ async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
         print("no candidates")
     for c in rows:
         section = c.effective_section or "-"
-        print(f"{c.status:<9} {c.score:6.2f}  {c.arxiv_id:<12} {_clip(section, 24):<24} {_clip(c.title, 60)}")
+        print(
+            f"{c.status:<9} {c.score:6.2f}  {c.arxiv_id:<12} {_clip(section, 24):<24} {_clip(c.title, 60)}"
+        )
     return 0
 
 
@@ -513,8 +528,10 @@ async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
         _print_json(rows)
         return 0
     for feed, row in zip(feeds, rows, strict=True):
-        print(f"{row['url']}\n  {feed.label}; last success {row['last_success'] or '-'}; "
-              f"last change {row['last_changed'] or '-'}; failures {row['consecutive_failures']}")
+        print(
+            f"{row['url']}\n  {feed.label}; last success {row['last_success'] or '-'}; "
+            f"last change {row['last_changed'] or '-'}; failures {row['consecutive_failures']}"
+        )
         if row["last_error"]:
             print(f"  last error: {row['last_error']}")
     return 0
@@ -653,6 +670,7 @@ async def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     )
     print(format_report(report))
     return 0
+
 
 COMMANDS = {
     "run": cmd_run,

@@ -24,9 +24,15 @@ Protocol (`run_evaluation`):
   share of held-out list papers at or above it; a held-out paper tied with background
   papers at the threshold counts for the share of the tied ones that fit in the X %. A
   strong rule match is flagged whatever its score, so it ranks above every score.
-* Section accuracy: the share of held-out papers whose suggested section is the list's.
-  Section signals are measured one at a time on the cold-start model (neighbours,
-  centroid, key words, rules, the catch-all's handicap) and printed beside the table.
+* Section accuracy: the share of held-out papers whose suggested section is the list's
+  (top-1), and whose suggested section or runner-up is (top-2); beside it the plain
+  baseline, a class-balanced tf-idf logistic regression on the training entries alone.
+  Section signals are measured one at a time on the cold-start model (the classifier
+  alone, the rules' weight, the descriptions, a catch-all handicap).
+* Whole days: each arXiv feed among the background files is also ranked day by day, every
+  archive included, as a poll ranks it (the rules' categories, the day's best flag-rate
+  share): the share of its new announcements flagged, and of those, the share with no
+  category near deep learning.
 """
 
 from __future__ import annotations
@@ -36,19 +42,19 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from db.awesome import catch_all_section, match_section, parse_awesome
+from db.awesome import Entry, catch_all_section, match_section, parse_awesome
 from feeds.background import BackgroundPaper, bundled_papers, read_background
 from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
-from feeds.ranking import CATCH_ALL_WEIGHT, Ranker, rules_for_list
+from feeds.ranking import CATCH_ALL_WEIGHT, SECTION_RULE_WEIGHT, Ranker, rules_for_list
 from feeds.relevance import (
     Example,
     RelevanceModel,
@@ -65,9 +71,34 @@ TEST_BACKGROUND = 10_000  # test background scored (a seeded sample when there i
 POLL_DAY_MIN = 150  # a day with fewer ML announcements is not an ordinary day
 
 RULES = "rules alone"
+BASELINE = "plain baseline"
 COLD = "cold start *"
 WARM = "after a poll"
 DEFAULT = COLD
+# Categories near deep learning: a candidate with none of them comes from far away.
+NEAR_ARCHIVES = ("cs.", "stat.", "eess.", "q-bio.", "nlin.")
+NEAR_CATEGORIES = frozenset(
+    {
+        "math.OC",
+        "math.ST",
+        "math.PR",
+        "math.NA",
+        "math.IT",
+        "math.DS",
+        "cond-mat.dis-nn",
+        "cond-mat.stat-mech",
+        "physics.data-an",
+        "physics.comp-ph",
+        "physics.bio-ph",
+    }
+)
+
+
+def near_deep_learning(categories: Sequence[str]) -> bool:
+    """Whether a paper has a category near deep learning (any of cs, stat, eess, q-bio,
+    nlin, and a few of math, cond-mat and physics)."""
+    return any(c.startswith(NEAR_ARCHIVES) or c in NEAR_CATEGORIES for c in categories)
+
 
 Progress = Callable[[str], None]
 
@@ -82,9 +113,29 @@ class ScorerResult:
 
     name: str
     recall: dict[int, float]  # flag rate in percent -> recall of held-out list papers
-    section_accuracy: float
+    section_accuracy: float  # top-1
+    section_top2: float | None = None  # the list's section is the suggested one or the runner-up
     flagged_at_default: float | None = None  # share of test background that became candidates
     recall_at_default: float | None = None  # share of held-out papers that became candidates
+
+
+@dataclass(slots=True)
+class DayResult:
+    """One whole announcement day of a `--background` feed, ranked as a poll ranks it."""
+
+    source: str
+    day: str
+    new: int  # new announcements (replacements aside)
+    flagged: int
+    far: int  # candidates with no category near deep learning
+
+    @property
+    def flagged_share(self) -> float:
+        return self.flagged / self.new if self.new else 0.0
+
+    @property
+    def far_share(self) -> float:
+        return self.far / self.flagged if self.flagged else 0.0
 
 
 @dataclass(slots=True)
@@ -102,6 +153,7 @@ class EvaluationReport:
     seconds: float
     split: str = ""  # what was trained on and what tested
     notes: list[str] = field(default_factory=list)
+    days: list[DayResult] = field(default_factory=list)  # whole feed days, as a poll ranks them
 
     def result(self, name: str) -> ScorerResult:
         for r in self.results:
@@ -126,6 +178,7 @@ class EvaluationReport:
                     "name": r.name,
                     "recall": {f"{k}%": round(v, 4) for k, v in r.recall.items()},
                     "section_accuracy": round(r.section_accuracy, 4),
+                    "section_top2": None if r.section_top2 is None else round(r.section_top2, 4),
                     "flagged_at_default": r.flagged_at_default,
                     "recall_at_default": r.recall_at_default,
                 }
@@ -133,6 +186,7 @@ class EvaluationReport:
             ],
             "section_signals": {k: round(v, 4) for k, v in self.section_signals.items()},
             "notes": self.notes,
+            "days": [asdict(d) for d in self.days],
         }
 
 
@@ -170,13 +224,19 @@ def _id_order(arxiv_id: str) -> tuple[int, int]:
 
 
 def _ranking_scores(
-    ranker: Ranker, rule_matches: Sequence[Match], decided: Sequence[Match]
+    ranker: Ranker,
+    papers: Sequence[Paper],
+    rule_matches: Sequence[Match],
+    decided: Sequence[Match],
 ) -> np.ndarray:
-    """What orders papers for "flagged at X %": the score, a strong rule match above all."""
+    """What orders papers for "flagged at X %": the score, a strong rule match above all,
+    and a paper outside the rules' categories below all (it is never a candidate)."""
     return np.array(
         [
-            m.score + (1.0 if ranker.is_strong(r) else 0.0)
-            for r, m in zip(rule_matches, decided, strict=True)
+            m.score
+            + (1.0 if ranker.is_strong(r) else 0.0)
+            - (0.0 if ranker.rules.followed(p) else 2.0)
+            for p, r, m in zip(papers, rule_matches, decided, strict=True)
         ]
     )
 
@@ -185,6 +245,7 @@ def _ranking_scores(
 class _Tally:
     hits: dict[int, list[float]] = field(default_factory=lambda: {r: [] for r in FLAG_RATES})
     right: list[bool] = field(default_factory=list)
+    right2: list[bool] = field(default_factory=list)
     flagged: list[float] = field(default_factory=list)
     caught: list[float] = field(default_factory=list)
 
@@ -195,10 +256,12 @@ class _Tally:
         sections_right: list[bool],
         held_candidates: list[bool] | None = None,
         bg_candidates: list[bool] | None = None,
+        top2_right: list[bool] | None = None,
     ) -> None:
         for r in FLAG_RATES:
             self.hits[r].extend(_recall_at(held, background, r))
         self.right.extend(sections_right)
+        self.right2.extend(top2_right or [])
         if held_candidates is not None and bg_candidates is not None:
             self.caught.extend(float(c) for c in held_candidates)
             self.flagged.append(float(np.mean(bg_candidates)) if bg_candidates else 0.0)
@@ -208,6 +271,7 @@ class _Tally:
             name=name,
             recall={r: float(np.mean(self.hits[r])) if self.hits[r] else 0.0 for r in FLAG_RATES},
             section_accuracy=float(np.mean(self.right)) if self.right else 0.0,
+            section_top2=float(np.mean(self.right2)) if self.right2 else None,
             flagged_at_default=round(float(np.mean(self.flagged)), 4) if self.flagged else None,
             recall_at_default=round(float(np.mean(self.caught)), 4) if self.caught else None,
         )
@@ -419,6 +483,9 @@ def run_evaluation(
             "background, topped up from the bundled sample; that day is not tested on"
         )
     tallies = {RULES: _Tally(), **{name: _Tally() for name in configs}}
+    baseline: list[tuple[bool, bool]] = []  # (top-1 right, top-2 right) per held-out entry
+    day_results: list[DayResult] = []
+    feed_days = _feed_days(background or ())
     signals = _signal_settings(catch_all)
     signal_right: dict[str, list[bool]] = {name: [] for name in signals}
     now = datetime.now(UTC)
@@ -435,7 +502,9 @@ def run_evaluation(
             [m.section == e.section for m, e in zip(rr_held, held, strict=True)],
             [m.candidate for m in rr_held],
             [m.candidate for m in rr_bg],
+            [e.section in (m.section, m.runner_up) for m, e in zip(rr_held, held, strict=True)],
         )
+        baseline.extend(_plain_baseline([entries[i] for i in train_idx], held))
         positives = [
             Example(
                 entries[i].key,
@@ -461,28 +530,46 @@ def run_evaluation(
             bg_pred = model.predict_rows(test_rows) if len(test_papers) else []
             held_m = ranker.decide(held_papers, held_rules, held_pred)
             bg_m = ranker.decide(test_papers, test_rules, bg_pred)
+            held_scores = _ranking_scores(ranker, held_papers, held_rules, held_m)
+            bg_scores = _ranking_scores(ranker, test_papers, test_rules, bg_m)
+            held_flags = [m.candidate for m in held_m]
+            bg_flags = [m.candidate for m in bg_m]
+            if ranker.selection == "rate" and len(bg_scores):
+                # the test background has no days: its best flag_rate share is the cut
+                cut = float(
+                    np.sort(bg_scores)[::-1][max(0, round(len(bg_scores) * ranker.flag_rate) - 1)]
+                )
+                held_flags = [
+                    bool(x >= cut) and m.section is not None
+                    for x, m in zip(held_scores, held_m, strict=True)
+                ]
+                bg_flags = [
+                    bool(x >= cut) and m.section is not None
+                    for x, m in zip(bg_scores, bg_m, strict=True)
+                ]
             tallies[name].add(
-                _ranking_scores(ranker, held_rules, held_m),
-                _ranking_scores(ranker, test_rules, bg_m),
+                held_scores,
+                bg_scores,
                 [m.section == e.section for m, e in zip(held_m, held, strict=True)],
-                [m.candidate for m in held_m],
-                [m.candidate for m in bg_m],
+                held_flags,
+                bg_flags,
+                [e.section in (m.section, m.runner_up) for m, e in zip(held_m, held, strict=True)],
             )
+            if name == COLD and f == 0:
+                day_results = [_rank_day(ranker, model, day) for day in feed_days]
             if name == COLD:
-                for signal, (settings, catch_weight, use_rules) in signals.items():
-                    use_descriptions = signal != "shipped, no descriptions"
-                    variant = model.with_settings(**settings)
+                for signal, variant in signals.items():
                     vr = Ranker(
                         rules,
-                        variant,
+                        model,
                         sections=sections,
                         catch_all=catch_all,
-                        catch_all_weight=catch_weight,
-                        descriptions=descriptions if use_descriptions else None,
+                        catch_all_weight=variant.catch_all_weight,
+                        section_rule_weight=variant.rule_weight,
+                        descriptions=descriptions if variant.descriptions else None,
                     )
-                    preds = variant.predict_rows(list_rows[test_idx])
                     empty = [Match(r.arxiv_id, 0.0, None) for r in held_rules]
-                    vm = vr.decide(held_papers, held_rules if use_rules else empty, preds)
+                    vm = vr.decide(held_papers, held_rules if variant.rules else empty, held_pred)
                     signal_right[signal].extend(
                         m.section == e.section for m, e in zip(vm, held, strict=True)
                     )
@@ -490,6 +577,19 @@ def run_evaluation(
             say(f"fold {f + 1}/{len(folds)}; {time.perf_counter() - started:.1f}s")
 
     results = [tallies[n].result(n) for n in tallies]
+    results.insert(
+        1,
+        ScorerResult(
+            name=BASELINE,
+            recall={},
+            section_accuracy=float(np.mean([a for a, _ in baseline])) if baseline else 0.0,
+            section_top2=float(np.mean([b for _, b in baseline])) if baseline else None,
+        ),
+    )
+    notes.append(
+        f"{BASELINE}: sections only, a class-balanced tf-idf logistic regression (scikit-learn's"
+        " defaults) on the training entries' title, digest and key words"
+    )
     no_digest = sum(1 for e in entries if not e.digest)
     if no_digest:
         notes.append(f"{no_digest} entries have no digest: judged by their title alone")
@@ -512,6 +612,67 @@ def run_evaluation(
         seconds=time.perf_counter() - started,
         split=split,
         notes=notes,
+        days=day_results,
+    )
+
+
+def _plain_baseline(train: Sequence[Entry], held: Sequence[Entry]) -> list[tuple[bool, bool]]:
+    """(top-1 right, top-2 right) of the plain section baseline for each held-out entry."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    labels = [e.section for e in train]
+    if len(set(labels)) < 2:
+        return [(e.section == labels[0], e.section == labels[0]) for e in held] if labels else []
+    vec = TfidfVectorizer()
+    rows = vec.fit_transform(" ".join([e.title, e.digest or "", *e.keywords]) for e in train)
+    clf = LogisticRegression(class_weight="balanced", max_iter=2000).fit(rows, labels)
+    probs = clf.predict_proba(vec.transform(f"{e.title} {e.digest or ''}" for e in held))
+    classes = list(clf.classes_)
+    out = []
+    for p, e in zip(probs, held, strict=True):
+        best = [classes[i] for i in np.argsort(-p, kind="stable")[:2]]
+        out.append((best[0] == e.section, e.section in best))
+    return out
+
+
+def _feed_days(files: Sequence[Path]) -> list[tuple[str, list[Paper]]]:
+    """The whole announcement days of the arXiv feeds among `files` (every archive, new
+    announcements only), as a poll would rank them; JSON Lines files are not feeds."""
+    days: list[tuple[str, list[Paper]]] = []
+    for path in files:
+        head = Path(path).read_bytes()[:2]
+        if head == b"\x1f\x8b" or head[:1] == b"{":
+            continue
+        by_day: dict[str, list[Paper]] = {}
+        for p in read_background(Path(path), categories=None):
+            if p.day and p.categories:
+                by_day.setdefault(p.day, []).append(
+                    Paper(
+                        arxiv_id=p.arxiv_id,
+                        title=p.title,
+                        abstract=p.abstract,
+                        categories=list(p.categories),
+                        announced=datetime.combine(
+                            date.fromisoformat(p.day), datetime.min.time(), UTC
+                        ),
+                    )
+                )
+        days.extend((Path(path).name, papers) for papers in by_day.values())
+    return days
+
+
+def _rank_day(ranker: Ranker, model: RelevanceModel, day: tuple[str, list[Paper]]) -> DayResult:
+    source, papers = day
+    matches = ranker.decide(papers, ranker.rules.match_many(papers), model.predict(papers))
+    flagged = [p for p, m in zip(papers, matches, strict=True) if m.candidate]
+    announced = papers[0].announced
+    return DayResult(
+        source=source,
+        day=announced.date().isoformat() if announced else "",
+        new=len(papers),
+        flagged=len(flagged),
+        far=sum(not near_deep_learning(p.categories) for p in flagged),
     )
 
 
@@ -522,31 +683,29 @@ def _first(papers: list[BackgroundPaper], n: int) -> list[BackgroundPaper]:
     return ranked[:n]
 
 
-def _signal_settings(
-    catch_all: str | None,
-) -> dict[str, tuple[dict[str, float], float, bool]]:
-    """Section signal sets: name -> (model settings, catch-all weight, rules on?)."""
-    only = {
-        "section_classifier": 0.0,
-        "section_centroid": 0.0,
-        "section_neighbours": 0.0,
-        "section_keywords": 0.0,
-    }
-    w = CATCH_ALL_WEIGHT
-    out: dict[str, tuple[dict[str, float], float, bool]] = {
-        "classifier only": ({**only, "section_classifier": 1.0}, w, False),
-        "neighbours only": ({**only, "section_neighbours": 1.0}, w, False),
-        "centroid only": ({**only, "section_centroid": 1.0}, w, False),
-        "key words only": ({**only, "section_keywords": 1.0}, w, False),
-        "shipped signals, no rules": ({}, w, False),
-        "+ centroid": ({"section_centroid": 1.0}, w, True),
-        "+ key words": ({"section_keywords": 1.0}, w, True),
-        "shipped (+ rules)": ({}, w, True),
-        "shipped, no descriptions": ({}, w, True),
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    """A way of choosing sections, measured beside what ships."""
+
+    rules: bool = True
+    descriptions: bool = True
+    catch_all_weight: float = CATCH_ALL_WEIGHT
+    rule_weight: float = SECTION_RULE_WEIGHT
+
+
+def _signal_settings(catch_all: str | None) -> dict[str, _Variant]:
+    """Section signal sets: name -> how sections are chosen."""
+    out = {
+        "classifier only": _Variant(rules=False, descriptions=False),
+        "shipped (+ rules)": _Variant(),
+        "shipped, no descriptions": _Variant(descriptions=False),
+        f"rules weighing {2 * SECTION_RULE_WEIGHT:g}": _Variant(
+            rule_weight=2 * SECTION_RULE_WEIGHT
+        ),
     }
     if catch_all:
-        for weight in (1.0, 0.6):
-            out[f"catch-all weight {weight}"] = ({}, weight, True)
+        for weight in (0.8, 0.6):
+            out[f"catch-all weight {weight}"] = _Variant(catch_all_weight=weight)
     return out
 
 
@@ -554,9 +713,11 @@ def format_report(report: EvaluationReport) -> str:
     """One table: a row per measure, a column per scorer (the default marked *)."""
     cols = [r.name for r in report.results]
     rows: list[tuple[str, list[float | None]]] = [
-        (f"recall @ {r}% flagged", [res.recall[r] for res in report.results]) for r in FLAG_RATES
+        (f"recall @ {r}% flagged", [res.recall.get(r) for res in report.results])
+        for r in FLAG_RATES
     ]
-    rows.append(("section accuracy", [res.section_accuracy for res in report.results]))
+    rows.append(("section accuracy (top-1)", [res.section_accuracy for res in report.results]))
+    rows.append(("section in top 2", [res.section_top2 for res in report.results]))
     rows.append(("flagged at defaults", [res.flagged_at_default for res in report.results]))
     rows.append(("recall at defaults", [res.recall_at_default for res in report.results]))
     first = max(len(label) for label, _ in rows)
@@ -590,6 +751,12 @@ def format_report(report: EvaluationReport) -> str:
         out.append(
             "sections by signal (accuracy, cold-start model): "
             + ", ".join(f"{k} {v:.3f}" for k, v in report.section_signals.items())
+        )
+    for d in report.days:
+        out.append(
+            f"whole day {d.day} of {d.source} (every archive, cold-start model, as a poll ranks"
+            f" it): {d.flagged} of {d.new} new announcements flagged ({d.flagged_share:.1%}),"
+            f" {d.far} of them ({d.far_share:.0%}) with no category near deep learning"
         )
     out.extend(report.notes)
     return "\n".join(out)

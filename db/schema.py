@@ -359,6 +359,12 @@ def m002_stored_list(db: Database) -> None:
         db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('audit', ?)", [seq[0]])
 
 
+@MIGRATIONS()
+def m003_runner_up(db: Database) -> None:
+    # The second-best section of a candidate, shown beside the suggested one.
+    db.execute("ALTER TABLE candidates ADD COLUMN runner_up TEXT")
+
+
 @contextmanager
 def fts_bulk_load(db: Database) -> Iterator[None]:
     """Bulk-insert papers with the FTS triggers off, then rebuild the index once.

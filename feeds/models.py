@@ -67,6 +67,7 @@ class Match:
     reasons: list[str] = field(default_factory=list)  # human words: '"double descent" in title'
     section_scores: dict[str, float] = field(default_factory=dict)
     candidate: bool = False  # score reached the threshold and a section was found
+    runner_up: str | None = None  # the second-best section (None: no other section fits)
 
 
 @dataclass(slots=True)

@@ -24,9 +24,9 @@ Calibration: a fifth of the background is held out of the regression; the releva
 1 %, 3 %, ... of that unseen background reaches is stored (`metrics["calibration"]`), so a
 flag rate ("3 % of an ordinary day") maps to a score cut (`threshold_for_rate`).
 
-Sections mix three signals, each normalised over the sections: the section's centroid,
-the section's nearest catalog papers, and the section's own key words (the list's
-``Key Word:`` tags, weighted by how much each one says about a section).
+Sections come from `feeds.sections.SectionClassifier`: every section of the list, the
+catch-all included, a class of a class-balanced logistic regression over the list's own
+entries (title, digest or abstract, key words).
 
 Serialisation (`to_bytes`/`from_bytes`) stores only numpy arrays and JSON in an
 ``np.savez`` archive behind a magic header and a format version; it is loaded with
@@ -44,7 +44,6 @@ import json
 import math
 import re
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -57,6 +56,7 @@ import scipy.sparse as sp
 
 from feeds.errors import PaperbotError
 from feeds.models import Match, Paper
+from feeds.sections import SectionClassifier
 
 __all__ = [
     "CALIBRATION_RATES",
@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 FORMAT_MAGIC = b"PAPERBOT-RELEVANCE\n"
-FORMAT_VERSION = 2  # 1: full catalog matrix, in-sample thresholds (refused: retrain)
+FORMAT_VERSION = 3  # 1, 2: older section signals (refused: retrain)
 
 MIN_POSITIVES = 5  # fewer catalog papers than this teach nothing a keyword rule doesn't
 MIN_NEGATIVES = 20  # rejected + background; without them "relevant" has no contrast
@@ -91,8 +91,6 @@ NEIGHBOUR_TERMS = 48
 EXACT_NEIGHBOURS_UP_TO = 3000
 SHORTLIST = 16
 LATENT_BLOCK = 256  # rows shortlisted at a time
-SECTION_TERMS = 20_000  # columns the section classifier weighs, at most
-SECTION_NEIGHBOURS = 3  # a section's neighbour evidence: its 3 closest catalog papers
 _BATCH = 500  # texts turned into rows at a time (bounds the transient arrays)
 CHUNK = 1000  # rows scored at a time: bounds the (rows x catalog) similarity matrix
 # The share of an ordinary day a model may flag is read off background it never saw.
@@ -141,7 +139,7 @@ class Prediction:
     relevance: float  # 0..1; `RelevanceModel.threshold_for_rate` gives its scale
     section: str | None
     section_scores: dict[str, float] = field(default_factory=dict)  # sum to 1 over sections
-    runner_up: str | None = None  # second section, only when close to the first
+    runner_up: str | None = None  # second section (None: the list has one section)
     neighbours: list[Neighbour] = field(default_factory=list)  # best first
 
 
@@ -154,6 +152,8 @@ _LATEX_CMD = re.compile(r"\\([a-zA-Z]+)")
 # split ("double-descent" -> "double descent", which the bigram then catches).
 # (A lookbehind, not `\b`, opens the token: the same tokens, found faster.)
 _TOKEN_RE = re.compile(r"(?<!\w)[^\W\d_]\w+")
+
+
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
     """English stop words (scikit-learn's list)."""
@@ -162,6 +162,8 @@ def stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS)
+
+
 _STOP = -2  # the token id of a stop word in `TextFeatures.counts`
 
 
@@ -335,14 +337,6 @@ def _tokens(text: str) -> list[str]:
 def _grams(text: str) -> list[str]:
     tokens = _tokens(text)
     return [*tokens, *map(" ".join, pairwise(tokens))]
-
-
-def keyword_terms(keyword: str) -> list[str]:
-    """The feature terms a key word is made of: itself when one or two words, else its bigrams."""
-    tokens = _tokens(keyword)
-    if len(tokens) <= 2:
-        return [" ".join(tokens)] if tokens else []
-    return [" ".join(p) for p in pairwise(tokens)]
 
 
 class TextFeatures:
@@ -855,47 +849,21 @@ def _held_out(key: str) -> bool:
 def _fit_logistic(
     x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, c: float
 ) -> tuple[np.ndarray, float]:
-    """Weighted l2-regularised logistic regression, ``0.5 |w|^2 + c * sum_i weight_i *
-    log(1 + exp(-s_i (x_i.w + b)))`` (liblinear's objective, the intercept unpenalised),
-    minimised by L-BFGS on the float32 rows as they are: liblinear's own copy of the
-    rows (and scikit-learn's float64 one) took more memory than the rows themselves."""
+    """(coef, intercept) of a weighted l2-regularised logistic regression: scikit-learn's
+    ``LogisticRegression(C=c)`` with `weights` as sample weights, on the float32 rows as they
+    are (it does not copy them). A tight tolerance: the calibration reads the top 1 % of the
+    background's scores, where a loose optimum moves papers across the cut."""
+    from sklearn.linear_model import LogisticRegression
+
     if x.dtype != np.float32:
         x = sp.csr_matrix(x, dtype=np.float32)
-    xt = x.T  # a view (CSC), not a copy
-    sign = np.where(y == 1, 1.0, -1.0)
-    cw = c * np.asarray(weights, dtype=np.float64)
-    n_features = x.shape[1]
-
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        w = params[:n_features].astype(np.float32)
-        margin = sign * (np.asarray(x @ w, dtype=np.float64) + params[n_features])
-        # log(1 + exp(-m)) and its derivative, stable for large |m|
-        value = float(np.sum(cw * np.logaddexp(0.0, -margin))) + 0.5 * float(w @ w)
-        r = -cw * sign * _expit(-margin)
-        grad = np.empty_like(params)
-        grad[:n_features] = np.asarray(xt @ r.astype(np.float32), dtype=np.float64)
-        grad[:n_features] += params[:n_features]
-        grad[n_features] = float(r.sum())
-        return value, grad
-
-    start = np.zeros(n_features + 1, dtype=np.float64)
-    from scipy.optimize import minimize
-
-    found = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return np.asarray(found.x[:n_features], dtype=np.float32), float(found.x[n_features])
-
-
-def _expit(v: np.ndarray) -> np.ndarray:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * v)))
+    model = LogisticRegression(C=c, tol=1e-6, max_iter=500)
+    model.fit(x, np.asarray(y), sample_weight=np.asarray(weights, dtype=np.float64))
+    return np.asarray(model.coef_[0], dtype=np.float32), float(model.intercept_[0])
 
 
 def _half(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float16).astype(np.float32)
-
-
-def _normalise_rows(m: np.ndarray) -> np.ndarray:
-    total = m.sum(axis=1, keepdims=True)
-    return np.asarray(np.divide(m, total, out=np.zeros_like(m), where=total > 0))
 
 
 # --- the model --------------------------------------------------------------------------
@@ -915,16 +883,6 @@ class Settings:
     # relevant as the top 3 % of an ordinary day's announcements"
     calibrate_percent: float = 3.0
     slope: float = 2.0
-    # section evidence, each normalised over the sections, mixed by these weights; the
-    # centroid and the key words are measured by `paperbot evaluate` but off by default
-    # (on a held-out year of the 2022 list they lowered the section accuracy). The
-    # classifier at half the neighbours' weight was best on validation years (the 2022
-    # list's 2020 and 2021 entries, each trained on the years before), not on the test.
-    section_centroid: float = 0.0
-    section_neighbours: float = 1.0
-    section_keywords: float = 0.0
-    section_classifier: float = 0.5
-    section_c: float = 4.0  # inverse l2 strength of the section classifier
 
 
 class RelevanceModel:
@@ -949,11 +907,7 @@ class RelevanceModel:
         catalog_sections: list[str],
         catalog_terms: sp.csr_matrix,
         catalog_latent: np.ndarray,
-        centroids: np.ndarray,
-        keyword_columns: np.ndarray,
-        keyword_weights: np.ndarray,
-        section_coef: np.ndarray,
-        section_intercept: np.ndarray,
+        section_classifier: SectionClassifier,
         sections: list[str],
         settings: Settings,
         calibration: tuple[float, float, float],
@@ -975,11 +929,7 @@ class RelevanceModel:
         self._catalog_terms_t = self.catalog_terms.T.tocsc()
         self._catalog_row_order: tuple[np.ndarray, np.ndarray] | None = None
         self.catalog_latent = _half(np.asarray(catalog_latent))
-        self.centroids = _half(np.asarray(centroids))
-        self.keyword_columns = np.asarray(keyword_columns, dtype=np.int64)
-        self.keyword_weights = np.asarray(keyword_weights, dtype=np.float32)
-        self.section_coef = _half(np.asarray(section_coef))
-        self.section_intercept = np.asarray(section_intercept, dtype=np.float32)
+        self.section_classifier = section_classifier
         self.sections = sections
         self.settings = settings
         # (median, spread) of the background's logits, and the blend that maps to 0.5
@@ -987,7 +937,10 @@ class RelevanceModel:
         self.n_train = n_train
         self.n_positive = len(catalog_keys)
         self.metrics = metrics
-        self._section_of = np.array([sections.index(s) for s in catalog_sections], dtype=np.int64)
+        # the classifier's sections in the model's order (the order of the list's entries)
+        self._section_columns = np.array(
+            [section_classifier.sections.index(s) for s in sections], dtype=np.int64
+        )
 
     def __repr__(self) -> str:
         return (
@@ -1037,10 +990,23 @@ class RelevanceModel:
                 f"{MIN_NEGATIVES} to tell relevant from not"
             )
 
-        if features is None or matrix is None:
-            texts = _ExampleTexts(examples)  # made when read: 30,000 abstracts are 40 MB
-            features = features or TextFeatures.fit(texts)
+        texts = _ExampleTexts(examples)  # made when read: 30,000 abstracts are 40 MB
+        if features is None:
+            features = TextFeatures.fit(texts)
             _give_back_memory()
+        # Sections first, before the examples' matrix exists: their transient copies do not
+        # stack on it. The classifier reads an entry's key words too (a new paper has none
+        # yet, but they say what the list files under each section).
+        positives = [e for e in examples if e.label == "positive"]
+        section_classifier = SectionClassifier.train(
+            features.transform(
+                example_text(e.title, " ".join([e.text, *e.keywords])) for e in positives
+            ),
+            [e.section or "" for e in positives],
+            features.idf,
+        )
+        _give_back_memory()
+        if matrix is None:
             matrix = features.transform(texts)
             _give_back_memory()
         if matrix.shape != (len(examples), features.size):
@@ -1070,25 +1036,6 @@ class RelevanceModel:
         sections = list(dict.fromkeys(e.section for e in positives if e.section))
         pos_matrix = matrix[pos_rows]
         n_terms = features.n_terms
-        section_index = np.array([sections.index(e.section or "") for e in positives])
-        onehot = sp.csr_matrix(
-            (
-                np.ones(len(section_index), dtype=np.float32),
-                (section_index, np.arange(len(section_index))),
-            ),
-            shape=(len(sections), len(section_index)),
-        )
-        # Section centroids over the full representation (tf-idf + latent): with a few
-        # papers per section, a centroid generalises better than any single neighbour.
-        centroids = np.asarray((onehot @ pos_matrix).todense(), dtype=np.float32)
-        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        centroids /= norms
-        kw_columns, kw_weights, kw_top = _section_keywords(features, positives, sections)
-        section_coef, section_intercept = _section_classifier(
-            pos_matrix, section_index, len(sections), settings.section_c
-        )
-        _give_back_memory()
         model = cls(
             version=version,
             trained_at=now.astimezone(UTC),
@@ -1100,11 +1047,7 @@ class RelevanceModel:
             catalog_sections=[e.section or "" for e in positives],
             catalog_terms=_heaviest(pos_matrix[:, :n_terms].tocsr(), NEIGHBOUR_TERMS),
             catalog_latent=np.asarray(pos_matrix[:, n_terms:].todense(), dtype=np.float32),
-            centroids=centroids,
-            keyword_columns=kw_columns,
-            keyword_weights=kw_weights,
-            section_coef=section_coef,
-            section_intercept=section_intercept,
+            section_classifier=section_classifier,
             sections=sections,
             settings=settings,
             calibration=(0.0, 1.0, 0.0),
@@ -1136,7 +1079,7 @@ class RelevanceModel:
             "n_calibration": int(held_mask.sum()),
             "vocabulary": features.size,
             "sections": {s: [e.section for e in positives].count(s) for s in sections},
-            "section_keywords": kw_top,
+            "section_terms": section_classifier.size,
             "calibration": [
                 [r, round(float(np.quantile(bg_rel, 1 - r)), 4)] for r in CALIBRATION_RATES
             ],
@@ -1250,53 +1193,9 @@ class RelevanceModel:
             1.0 / (1.0 + np.exp(-(blend - self.calibration[2]) * self.settings.slope))
         )
 
-    def section_evidence(
-        self, rows: sp.csr_matrix, near: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Each section signal, (n, n_sections), normalised to sum 1 per row (0 = none):
-        ``classifier`` (a multinomial regression on the catalog), ``centroid``,
-        ``neighbours`` (mean cosine of the section's closest catalog papers
-        among the shortlist) and ``keywords`` (the section's key words present)."""
-        n_sec = len(self.sections)
-        norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1))).reshape(-1, 1)
-        norms[norms == 0] = 1.0
-        centroid = np.maximum(np.asarray(rows @ self.centroids.T) / norms, 0.0)
-        if near is None:
-            near = self._neighbours(rows, SHORTLIST)
-        idx, sims = near
-        neighbours = np.zeros((rows.shape[0], n_sec), dtype=np.float64)
-        if idx.size:
-            sec = self._section_of[idx]
-            for s in range(n_sec):
-                mine = np.where(sec == s, sims, 0.0)
-                top = -np.sort(-mine, axis=1)[:, :SECTION_NEIGHBOURS]
-                neighbours[:, s] = top.sum(axis=1) / SECTION_NEIGHBOURS
-        keywords = np.zeros((rows.shape[0], n_sec), dtype=np.float64)
-        if self.keyword_columns.size:
-            present = (rows[:, self.keyword_columns] > 0).astype(np.float32)
-            keywords = np.asarray(present @ self.keyword_weights, dtype=np.float64)
-        logits = np.asarray(rows @ self.section_coef.T, dtype=np.float64) + self.section_intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        classifier = np.exp(logits)
-        return {
-            "classifier": _normalise_rows(classifier),
-            "centroid": _normalise_rows(np.asarray(centroid, dtype=np.float64)),
-            "neighbours": _normalise_rows(np.maximum(neighbours, 0.0)),
-            "keywords": _normalise_rows(keywords),
-        }
-
-    def _section_scores(
-        self, rows: sp.csr_matrix, near: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> np.ndarray:
-        st = self.settings
-        ev = self.section_evidence(rows, near)
-        mixed = (
-            st.section_classifier * ev["classifier"]
-            + st.section_centroid * ev["centroid"]
-            + st.section_neighbours * ev["neighbours"]
-            + st.section_keywords * ev["keywords"]
-        )
-        return _normalise_rows(mixed)
+    def section_probabilities(self, rows: sp.csr_matrix) -> np.ndarray:
+        """(n, sections) in `self.sections` order: the section classifier's probabilities."""
+        return self.section_classifier.probabilities(rows)[:, self._section_columns]
 
     def predict(self, papers: Sequence[Paper] | Sequence[tuple[str, str]]) -> list[Prediction]:
         """Score papers (or (title, abstract) pairs); one `Prediction` each, same order."""
@@ -1320,7 +1219,7 @@ class RelevanceModel:
         """`predict` for rows already transformed by `self.features`."""
         near = self._neighbours(rows, max(SHORTLIST, self.settings.knn_k))
         relevance = self._relevance(rows, near)
-        sec = self._section_scores(rows, near)
+        sec = self.section_probabilities(rows)
         idx, sims = near
         # Python numbers once, not numpy scalars per paper: building 2,000 predictions
         # element by element cost as much as scoring them.
@@ -1341,12 +1240,7 @@ class RelevanceModel:
                 row = sec_rounded[i]
                 ranked = sorted(range(len(names)), key=lambda k: (-row[k], k))
                 section: str | None = names[ranked[0]]
-                runner_up = None
-                if (
-                    len(ranked) > 1
-                    and scores[names[ranked[1]]] >= RUNNER_UP_RATIO * scores[names[ranked[0]]]
-                ):
-                    runner_up = names[ranked[1]]
+                runner_up = names[ranked[1]] if len(ranked) > 1 else None
             else:
                 scores = dict.fromkeys(names, uniform)
                 section = runner_up = None
@@ -1372,7 +1266,7 @@ class RelevanceModel:
         """A self-describing blob: magic header + format version + npz (arrays and JSON).
 
         Catalog rows are kept as their heaviest terms, in float16 like the latent rows and
-        the centroids: together with a pruned vocabulary this keeps a
+        the section weights: together with a pruned vocabulary this keeps a
         10,000-paper model to a few MB."""
         meta = {
             "format": FORMAT_VERSION,
@@ -1391,8 +1285,7 @@ class RelevanceModel:
         }
         cat = self.catalog_terms
         buf = io.BytesIO()
-        np.savez_compressed(
-            buf,
+        arrays: dict[str, Any] = dict(
             meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
             vocabulary=np.frombuffer(
                 "\n".join(self.features.vocabulary).encode("utf-8"), dtype=np.uint8
@@ -1401,17 +1294,14 @@ class RelevanceModel:
             lsa_columns=self.features.lsa_columns.astype(np.int32),
             lsa_components=self.features.lsa_components,
             coef=self.coef,
-            centroids=self.centroids.astype(np.float16),
-            keyword_columns=self.keyword_columns.astype(np.int32),
-            keyword_weights=self.keyword_weights,
-            section_coef=self.section_coef.astype(np.float16),
-            section_intercept=self.section_intercept,
+            **self.section_classifier.arrays(),
             cat_data=cat.data.astype(np.float16),
             cat_indices=cat.indices.astype(np.int32),
             cat_indptr=cat.indptr.astype(np.int64),
             cat_shape=np.array(cat.shape, dtype=np.int64),
             cat_latent=self.catalog_latent.astype(np.float16),
         )
+        np.savez_compressed(buf, **arrays)
         return FORMAT_MAGIC + FORMAT_VERSION.to_bytes(2, "big") + buf.getvalue()
 
     @classmethod
@@ -1455,9 +1345,7 @@ class RelevanceModel:
             if (
                 arrays["coef"].shape != (features.size,)
                 or shape != (len(keys), features.n_terms)
-                or arrays["centroids"].shape != (len(sections), features.size)
                 or latent.shape != (len(keys), features.lsa_dims)
-                or arrays["section_coef"].shape != (len(sections), features.size)
             ):
                 raise ModelFormatError("relevance model arrays do not match its vocabulary")
             return cls(
@@ -1471,11 +1359,7 @@ class RelevanceModel:
                 catalog_sections=list(meta["catalog_sections"]),
                 catalog_terms=catalog,
                 catalog_latent=latent,
-                centroids=arrays["centroids"].astype(np.float32),
-                keyword_columns=arrays["keyword_columns"],
-                keyword_weights=arrays["keyword_weights"],
-                section_coef=arrays["section_coef"].astype(np.float32),
-                section_intercept=arrays["section_intercept"],
+                section_classifier=SectionClassifier.from_arrays(arrays, features.size),
                 sections=sections,
                 settings=Settings(**meta["settings"]),
                 calibration=tuple(float(x) for x in meta["calibration"][:3]),  # type: ignore[arg-type]
@@ -1510,125 +1394,6 @@ class _ExampleTexts(Sequence[str]):
         return example_text(e.title, e.text)
 
 
-def _section_classifier(
-    rows: sp.csr_matrix, labels: np.ndarray, n_sections: int, c: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(coef (n_sections, n_features), intercepts): a class-balanced multinomial logistic
-    regression from catalog rows to their sections (zeros when there is one section).
-
-    The objective is scikit-learn's (``0.5 |W|^2 + c * sum_i weight_i * CE_i``, intercepts
-    unpenalised, balanced class weights), minimised by L-BFGS with a short history on the
-    float32 rows: scikit-learn's solver keeps ten float64 copies of the (sections x
-    vocabulary) weights, more memory than the catalog's rows."""
-    rows = sp.csr_matrix(rows, dtype=np.float32)
-    width = rows.shape[1]
-    if n_sections < 2 or rows.shape[0] == 0:
-        return np.zeros((n_sections, width), dtype=np.float32), np.zeros(
-            n_sections, dtype=np.float32
-        )
-    # A column no catalog paper has keeps a weight of exactly 0, so only the others are
-    # fitted; past SECTION_TERMS, the catalog's commonest (L-BFGS keeps a dozen copies
-    # of the sections x columns weights: a 10,000-paper catalog's full vocabulary made
-    # this the peak of training's memory).
-    df = np.bincount(rows.indices, minlength=width)
-    used = np.flatnonzero(df)
-    if len(used) > SECTION_TERMS:
-        used = np.sort(used[np.argsort(-df[used], kind="stable")[:SECTION_TERMS]])
-    present = np.unique(labels)
-    counts = np.bincount(labels, minlength=n_sections).astype(np.float64)
-    class_weight = np.zeros(n_sections)
-    class_weight[present] = len(labels) / (len(present) * counts[present])
-    sw = c * class_weight[labels]
-    n, d = rows.shape[0], len(used)
-    k = len(present)
-    remap = np.full(n_sections, -1, dtype=np.int64)
-    remap[present] = np.arange(k)
-    target = remap[labels]
-    onehot = np.zeros((n, k))
-    onehot[np.arange(n), target] = 1.0
-    rows_t = rows.T
-
-    # the rows stay as they are (not a copy of their used columns): weights are spread
-    # to all columns for the product, and the gradient read back at the used ones
-    full = np.zeros((width, k), dtype=np.float32)
-
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        full[used] = params[: k * d].reshape(k, d).T
-        b = params[k * d :]
-        z = np.asarray(rows @ full, dtype=np.float64) + b
-        z -= z.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(z).sum(axis=1))
-        value = float(np.sum(sw * (log_norm - z[np.arange(n), target])))
-        p = np.exp(z - log_norm[:, None])
-        r = sw[:, None] * (p - onehot)
-        grad = np.empty_like(params)
-        grad[: k * d] = np.asarray(
-            (rows_t @ r.astype(np.float32))[used], dtype=np.float64
-        ).T.ravel()
-        grad[: k * d] += params[: k * d]
-        grad[k * d :] = r.sum(axis=0)
-        return value + 0.5 * float(np.dot(params[: k * d], params[: k * d])), grad
-
-    start = np.zeros(k * d + k, dtype=np.float64)
-    from scipy.optimize import minimize
-
-    found = minimize(
-        loss,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        # a few dozen iterations: the section ranking settles long before the optimum does
-        options={"maxiter": 60, "maxcor": 4, "gtol": 1e-4},
-    )
-    coef = np.zeros((n_sections, width), dtype=np.float32)
-    intercept = np.zeros(n_sections, dtype=np.float32)
-    coef[np.ix_(present, used)] = found.x[: k * d].reshape(k, d)
-    intercept[present] = found.x[k * d :]
-    return coef, intercept
-
-
-def _section_keywords(
-    features: TextFeatures, positives: Sequence[Example], sections: list[str]
-) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
-    """The list's key words as section evidence: (feature columns, (n_columns, n_sections)
-    weights, each section's most telling key words). A key word's weight for a section is
-    the share of its uses in that section (P(section | key word)), times how rare it is
-    across the list (log(n / uses)), so "Neural Collapse" speaks for its section and a tag
-    on every other entry says little."""
-    uses: dict[str, Counter[str]] = {}
-    for e in positives:
-        for kw in dict.fromkeys(k.strip() for k in e.keywords if k.strip()):
-            uses.setdefault(kw.lower(), Counter())[e.section or ""] += 1
-    n = max(1, len(positives))
-    weights: dict[int, np.ndarray] = {}
-    top: dict[str, list[tuple[float, str]]] = {s: [] for s in sections}
-    for kw, by_section in uses.items():
-        total = sum(by_section.values())
-        terms = [features.term_index(t) for t in keyword_terms(kw)]
-        cols = [c for c in terms if c is not None]
-        if not cols or len(cols) < len(terms):
-            continue
-        rarity = math.log(1 + n / total)
-        for s, c in by_section.items():
-            w = (c / total) * rarity / len(cols)
-            for col in cols:
-                weights.setdefault(col, np.zeros(len(sections), dtype=np.float32))[
-                    sections.index(s)
-                ] += w
-            top[s].append((c / total * c, kw))
-    columns = np.array(sorted(weights), dtype=np.int64)
-    matrix = (
-        np.stack([weights[int(c)] for c in columns])
-        if len(columns)
-        else np.zeros((0, len(sections)), dtype=np.float32)
-    )
-    shown = {
-        s: [kw for _, kw in sorted(items, key=lambda x: (-x[0], x[1]))[:8]]
-        for s, items in top.items()
-    }
-    return columns, matrix, shown
-
-
 # --- combining with the rules, and choosing what to post -----------------------------------
 
 RULE_BOOST = 0.3  # how far a rule match lifts the model's relevance toward 1
@@ -1651,8 +1416,8 @@ def combine(
     paper no rule matches keeps the model's calibrated relevance, and more rule evidence
     never lowers a score. Section scores are the model's (normalised to sum 1) mixed with
     the rules' (likewise) by `section_rule_weight` when any rule fired; the section is their
-    best, the runner-up the second when within `RUNNER_UP_RATIO` of it. The rules' reasons
-    are kept and the model's added.
+    best, the runner-up the second (named in the reasons when within `RUNNER_UP_RATIO` of
+    it). The rules' reasons are kept and the model's added.
     """
     if prediction is None:
         return rule_match
@@ -1673,14 +1438,12 @@ def combine(
         scores = {s: (1 - w) * scores.get(s, 0.0) + w * rules.get(s, 0.0) for s in names}
     ranked = sorted((s for s in scores if scores[s] > 0), key=lambda s: -scores[s])
     section = ranked[0] if ranked else (prediction.section or rule_match.section)
-    runner_up = None
-    if len(ranked) > 1 and scores[ranked[1]] >= RUNNER_UP_RATIO * scores[ranked[0]]:
-        runner_up = ranked[1]
+    runner_up = ranked[1] if len(ranked) > 1 else None
 
     reasons = list(rule_match.reasons)
     reasons.append(f"model relevance {prediction.relevance:.2f}")
     reasons.extend(f"like *{n.title}* ({n.similarity:.2f})" for n in prediction.neighbours[:1])
-    if runner_up:
+    if runner_up and scores[runner_up] >= RUNNER_UP_RATIO * scores[ranked[0]]:
         reasons.append(f"or {runner_up}?")
     return Match(
         arxiv_id=rule_match.arxiv_id,
@@ -1689,6 +1452,7 @@ def combine(
         reasons=reasons,
         section_scores={s: round(v, 4) for s, v in scores.items()},
         candidate=section is not None and score >= candidate_threshold,
+        runner_up=runner_up,
     )
 
 

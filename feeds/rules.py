@@ -767,6 +767,16 @@ class RuleSet:
             paper, fired, lambda section: not present.isdisjoint(self._sections[section].veto)
         )
 
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The arXiv categories a paper needs one of to be a candidate (empty: any)."""
+        return tuple(self._categories or ())
+
+    def followed(self, paper: Paper) -> bool:
+        """Whether `paper` has one of `categories` (a paper whose categories are unknown
+        passes: the filter only keeps out papers known to be elsewhere)."""
+        return _category_ok(paper.categories, self._categories)
+
     def vetoed(self, paper: Paper) -> list[str]:
         """The sections whose `none` phrases the paper has: it is not theirs, whatever scores
         it (the ranking asks only about papers it might make candidates)."""

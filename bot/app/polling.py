@@ -23,6 +23,9 @@ FeedStatus = Literal["ok", "not_modified", "quiet", "error"]
 
 # meta key: when a poll last brought an announcement (the digest tells a quiet day by it)
 LAST_ANNOUNCEMENT = "last_announcement_at"
+# A poll that brings this many announcements the model has not seen as background
+# retrains it right away (off the event loop); fewer wait for the nightly retrain.
+RETRAIN_AFTER_BACKGROUND = 50
 # meta key: hosts that asked for a pause longer than we wait, until when (see feeds.fetch)
 BACKOFFS = "fetch_backoffs"
 
@@ -46,6 +49,7 @@ class PollReport:
     matched: list[tuple[Paper, Match]] = field(default_factory=list)  # candidates, best first
     stored: StoreReport | None = None
     dry_run: bool = False
+    retraining: bool = False  # a retrain on the new background was started
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -111,9 +115,7 @@ class PollingMixin(AppBase):
             if unchanged:
                 outcome.status = "not_modified"
                 if not dry_run:
-                    await catalog.save_feed_state(
-                        record_outcome(state, url, fetched, self.clock())
-                    )
+                    await catalog.save_feed_state(record_outcome(state, url, fetched, self.clock()))
                 continue
             outcome.items = len(parsed.papers)
             outcome.warnings = list(parsed.warnings)
@@ -144,6 +146,13 @@ class PollingMixin(AppBase):
             await catalog.meta_set(BACKOFFS, dump_backoffs(self.fetcher.backoffs()))
             if report.announced:
                 await catalog.meta_set(LAST_ANNOUNCEMENT, self.clock().isoformat())
+            added = report.stored.background_added if report.stored else 0
+            if added >= RETRAIN_AFTER_BACKGROUND and self.ranker.model is not None:
+                # The day's unflagged announcements are what an ordinary day of these feeds
+                # looks like: the next poll ranks against them, not against the nightly model.
+                log.info("poll brought %d new background announcements: retraining", added)
+                report.retraining = True
+                self.spawn(self.retrain_quietly(), name="paperbot-retrain-after-poll")
         return report
 
     async def _candidates_by_day(self) -> dict[date, set[str]]:

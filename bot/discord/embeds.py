@@ -107,6 +107,12 @@ class CandidateView:
     entry: str | None = None  # the lines approval writes into the list
 
 
+def _runner_up(candidate: Candidate) -> str | None:
+    """The ranking's second section, unless a curator chose it (then it is the section)."""
+    runner_up = candidate.runner_up
+    return runner_up if runner_up != candidate.effective_section else None
+
+
 def view_of(
     candidate: Candidate,
     tally: Tally | None = None,
@@ -125,7 +131,7 @@ def view_of(
         score=candidate.score or 0.0,
         reasons=candidate.reasons or [],
         status=candidate.status,
-        runner_up=runner_up,
+        runner_up=runner_up if runner_up is not None else _runner_up(candidate),
         approvals=tally.approvals if tally is not None else 0,
         rejections=tally.rejections if tally is not None else 0,
         decided_by=candidate.decided_by,
@@ -142,7 +148,9 @@ def candidate_embed(view: CandidateView) -> discord.Embed:
         "expired": COLOUR_EXPIRED,
     }.get(view.status, COLOUR_OPEN)
     abs_url = f"https://arxiv.org/abs/{view.arxiv_id}"
-    pdf_url = f"https://arxiv.org/pdf/{view.arxiv_id}" + (f"v{view.version}" if view.version else "")
+    pdf_url = f"https://arxiv.org/pdf/{view.arxiv_id}" + (
+        f"v{view.version}" if view.version else ""
+    )
     embed = discord.Embed(
         title=truncate(" ".join(clean(view.title).split()) or view.arxiv_id, TITLE_LIMIT),
         url=abs_url,
@@ -287,7 +295,9 @@ def feed_lines(feeds: Sequence[FeedHealth]) -> str:
         if s is None or s.last_checked is None:
             lines.append(f"⏳ {feed.url}: never polled")
         elif s.consecutive_failures:
-            lines.append(f"⚠️ {feed.url}: {s.consecutive_failures} failure(s); {escape(s.last_error or '')}")
+            lines.append(
+                f"⚠️ {feed.url}: {s.consecutive_failures} failure(s); {escape(s.last_error or '')}"
+            )
         else:
             when = s.last_success.strftime("%Y-%m-%d %H:%M UTC") if s.last_success else "-"
             lines.append(f"✅ {feed.url}: ok, last success {when}")

@@ -67,12 +67,13 @@ class CandidatesMixin(CatalogBase):
                     continue
                 row = self._candidate_row(aid)
                 if row is None and not match.candidate:
-                    self.conn.execute(
+                    added = self.conn.execute(
                         "INSERT OR IGNORE INTO background (arxiv_id, title, abstract,"
                         " categories, seen_at) VALUES (?, ?, ?, ?, ?)",
                         [aid, paper.title, paper.abstract, _dump(list(paper.categories)), stamp],
                     )
                     report.not_candidates.append(aid)
+                    report.background_added += max(0, added.rowcount)
                     continue
                 if row is None:
                     self._insert_candidate(paper, match, source, None, now)
@@ -170,6 +171,7 @@ class CandidatesMixin(CatalogBase):
                 "announced": _ts(paper.announced),
                 "score": float(match.score),
                 "suggested_section": match.section,
+                "runner_up": match.runner_up,
                 "reasons": _dump(list(match.reasons)),
                 "status": str(CandidateStatus.NEW),
                 "source": source,

@@ -69,6 +69,7 @@ class Candidate:
     doi: str | None = None
     score: float = 0.0
     suggested_section: str | None = None
+    runner_up: str | None = None  # the second-best section when it was ranked
     section: str | None = None  # curator override
     reasons: list[str] = field(default_factory=list)
     status: CandidateStatus = CandidateStatus.NEW
@@ -162,6 +163,7 @@ class StoreReport:
     already_in_catalog: list[str] = field(default_factory=list)
     ignored_updates: list[str] = field(default_factory=list)
     not_candidates: list[str] = field(default_factory=list)  # kept as background only
+    background_added: int = 0  # of those, announcements the background did not hold yet
 
 
 @dataclass

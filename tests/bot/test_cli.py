@@ -38,7 +38,8 @@ def test_search_ranks_the_double_descent_papers_first(cli: Cli, seed_file: Path)
 
 
 @pytest.mark.parametrize(
-    "query", ['"unbalanced', "NEAR(a b)", "a OR -b*", "title:x", "(((", "😀" * 50, "x" * 10000, "\x01\x02"]
+    "query",
+    ['"unbalanced', "NEAR(a b)", "a OR -b*", "title:x", "(((", "😀" * 50, "x" * 10000, "\x01\x02"],
 )
 def test_hostile_search_text_never_fails(cli: Cli, query: str) -> None:
     out = cli("search", query, "--json")
@@ -124,7 +125,9 @@ def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], message: s
 def test_bad_input_in_a_real_process_is_one_line_and_no_traceback(cli: Cli) -> None:
     proc = cli.subprocess("approve", "2401.99999", check=False)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "paperbot: error: 2401.99999 is not a candidate (nor in the catalog)"
+    assert (
+        proc.stderr.strip() == "paperbot: error: 2401.99999 is not a candidate (nor in the catalog)"
+    )
 
 
 def test_a_broken_config_is_one_line(cli: Cli) -> None:
@@ -147,10 +150,11 @@ def test_model_trains_after_the_first_poll_and_explains_candidates(
     assert info["version"] == 1 and info["positives"] == 34 and info["in_use"]
     out = cli("poll", "--once", "--dry-run").stdout  # the very first run already uses it
     assert "model relevance" in out and "like *" in out
-    cli("poll", "--once")  # the day's own announcements become the background
-    cli("model", "--retrain")
+    cli("poll", "--once")  # the day's own announcements become the background, at once
     info = json.loads(cli("model", "--json").stdout)
     assert info["version"] == 2 and info["background"] == 2000
+    cli("model", "--retrain")
+    assert json.loads(cli("model", "--json").stdout)["version"] == 3
 
 
 def test_the_headless_worker_polls_at_start_and_stops_cleanly_on_sigterm(
@@ -164,7 +168,11 @@ def test_the_headless_worker_polls_at_start_and_stops_cleanly_on_sigterm(
     env = clean_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(cli.config), "run"],
-        cwd=cli.home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cli.home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -11,6 +11,7 @@ import pytest
 
 import bot.evaluate as evaluate
 from bot.evaluate import (
+    BASELINE,
     COLD,
     FLAG_RATES,
     RULES,
@@ -45,12 +46,16 @@ def test_report_shape(report: EvaluationReport) -> None:
     assert report.test_background == 400
     assert report.train_background == 400
     assert list(report.background_sources) == ["bundled background-sample.jsonl.gz"]
-    assert [r.name for r in report.results] == [RULES, COLD]
+    assert [r.name for r in report.results] == [RULES, BASELINE, COLD]
     for r in report.results:
+        assert 0.0 <= r.section_accuracy <= (r.section_top2 or 0.0) <= 1.0
+        if r.name == BASELINE:  # a section baseline: nothing flagged
+            assert r.recall == {} and r.flagged_at_default is None
+            continue
         assert set(r.recall) == set(FLAG_RATES)
         assert all(0.0 <= v <= 1.0 for v in r.recall.values())
-        assert 0.0 <= r.section_accuracy <= 1.0
         assert r.flagged_at_default is not None and 0.0 <= r.flagged_at_default <= 1.0
+    assert report.days == []  # no feed among the background files: no whole day
     assert "shipped (+ rules)" in report.section_signals
     assert any("split by day" in n for n in report.notes)
 
@@ -61,11 +66,14 @@ def test_table_has_one_row_per_measure_and_a_column_per_scorer(report: Evaluatio
     header = next(line for line in lines if RULES in line)
     for r in report.results:
         assert r.name in header
-    labels = [f"recall @ {r}% flagged" for r in FLAG_RATES] + ["section accuracy"]
-    rows = [line for line in lines if any(line.startswith(label) for label in labels)]
-    assert len(rows) == len(FLAG_RATES) + 1
-    for row in rows:  # one figure per scorer
-        assert len(re.findall(r"\b[01]\.\d{3}\b", row)) == len(report.results), row
+    recall = [f"recall @ {r}% flagged" for r in FLAG_RATES]
+    sections = ["section accuracy (top-1)", "section in top 2"]
+    rows = [line for line in lines if any(line.startswith(label) for label in recall + sections)]
+    assert len(rows) == len(FLAG_RATES) + 2
+    for row in rows:  # one figure per scorer, "-" where the baseline has none
+        figures = len(re.findall(r"\b[01]\.\d{3}\b", row))
+        blank = len(report.results) - 1 if row.startswith("recall") else len(report.results)
+        assert figures == blank, row
     assert "sections by signal" in table
 
 
@@ -74,6 +82,9 @@ def test_what_ships_beats_the_rules_on_the_seed(report: EvaluationReport) -> Non
     for r in (3, 5, 10):
         assert shipped.recall[r] > rules.recall[r], (r, shipped.recall[r], rules.recall[r])
     assert shipped.section_accuracy > rules.section_accuracy
+    baseline = report.result(BASELINE)
+    assert shipped.section_top2 is not None and baseline.section_top2 is not None
+    assert shipped.section_top2 >= baseline.section_top2
 
 
 def test_recall_counts_ties_fairly() -> None:
@@ -107,12 +118,17 @@ def test_background_files_replace_the_bundled_days(
     )
     assert report.protocol == "time split"
     assert report.held_out == 8  # the seed's 2020 entries, trained on the earlier years
-    assert [r.name for r in report.results] == [RULES, COLD, WARM]
+    assert [r.name for r in report.results] == [RULES, BASELINE, COLD, WARM]
     assert report.trainings == 2
     assert set(report.background_sources) <= {"daily-arxiv-ai-enhanced-sample2000.jsonl.gz"}
     assert any("2024-11-28" in n for n in report.notes)  # the feed day was the poll
     assert any("days the bundled sample holds were left out" in n for n in report.notes)
     assert "time split: 8 held-out" in format_report(report)
+    # the feed is also ranked as whole days, every archive in, as a poll ranks it
+    (day,) = report.days
+    assert (day.source, day.day, day.new) == ("rss-all-archives-2024-11-28.xml", "2024-11-28", 935)
+    assert day.flagged == 28 and day.far == 0
+    assert "28 of 935 new announcements flagged (3.0%)" in format_report(report)
 
 
 def test_no_usable_background_is_an_error(tmp_path: Path, seed_text: str) -> None:

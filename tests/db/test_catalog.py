@@ -61,7 +61,7 @@ def test_migrations_run_once_and_reopening_changes_nothing(path: Path) -> None:
         "lists",
     } <= names
     applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert applied == [("m001_initial",), ("m002_stored_list",)]
+    assert applied == [("m001_initial",), ("m002_stored_list",), ("m003_runner_up",)]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 

@@ -83,7 +83,7 @@ def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -
     conn = sqlite3.connect(path)
     try:
         applied = conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id").fetchall()
-        assert applied == [("m001_initial",), ("m002_stored_list",)]
+        assert applied == [("m001_initial",), ("m002_stored_list",), ("m003_runner_up",)]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         opened = conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'opened-by-%'")
         assert opened.fetchone()[0] == workers

@@ -296,4 +296,4 @@ def test_a_file_of_the_first_schema_is_upgraded_keeping_its_audit_trail(path: Pa
         with pytest.raises(sqlite3.IntegrityError):
             cat.conn.execute("INSERT INTO audit (at, action) VALUES ('x', 'bogus')")
         applied = [r[0] for r in cat.conn.execute("SELECT name FROM _sqlite_migrations")]
-        assert applied == ["m001_initial", "m002_stored_list"]
+        assert applied == ["m001_initial", "m002_stored_list", "m003_runner_up"]

@@ -17,6 +17,7 @@ from feeds.ranking import (
     Ranker,
     RankingError,
     RelevanceScorer,
+    day_quota,
     match_section,
     rank_feed,
     rules_for_list,
@@ -194,7 +195,7 @@ def test_forgiving_section_names() -> None:
     assert match_section("Neural Collapse", sections) is None
 
 
-def test_catch_all_only_when_no_topic_section_fits() -> None:
+def test_the_catch_all_is_a_class_like_any_other() -> None:
     rules = RuleSet.default()
     ranker = Ranker(
         rules,
@@ -206,11 +207,14 @@ def test_catch_all_only_when_no_topic_section_fits() -> None:
     paper = Paper(arxiv_id="2401.5", title="x", abstract="y", categories=["cs.LG"])
     close = Prediction(0.9, "Others", {"Others": 0.52, "Neural Collapse": 0.48})
     (m,) = ranker.decide([paper], rules.match_many([paper]), [close])
-    assert m.section == "Neural Collapse"  # close: the topic section wins
-    assert "or Others?" in m.reasons  # and the runner-up is shown
-    clear = Prediction(0.9, "Others", {"Others": 0.8, "Neural Collapse": 0.2})
+    assert m.section == "Others"  # no handicap: the better score wins
+    assert m.runner_up == "Neural Collapse"
+    assert "or Neural Collapse?" in m.reasons  # close: the runner-up is shown
+    clear = Prediction(0.9, "Neural Collapse", {"Others": 0.2, "Neural Collapse": 0.8})
     (m,) = ranker.decide([paper], rules.match_many([paper]), [clear])
-    assert m.section == "Others" and m.candidate
+    assert m.section == "Neural Collapse" and m.candidate
+    assert m.runner_up == "Others"  # named even when far behind
+    assert not any(r.startswith("or ") for r in m.reasons)
 
 
 def test_descriptions_add_section_evidence() -> None:
@@ -282,3 +286,125 @@ def test_on_a_list_filed_by_phenomenon_the_rules_suggest_its_sections() -> None:
     assert chosen.rank([paper])[0].section == "Neural Collapse"
     assert chosen.rank([paper])[0].candidate
     assert default.rank([paper])[0].section != "Neural Collapse"
+
+
+# --- what a day flags: the followed categories, the day's best share -------------------------
+
+_DAY = datetime(2024, 11, 28, tzinfo=UTC)
+_SECTIONS = ["Deep Learning Theory", "Empirical Study", "Others"]
+
+
+def _day_papers(n: int, categories: list[str] | None = None) -> list[Paper]:
+    return [
+        Paper(
+            arxiv_id=f"2411.{i:05d}",
+            title=f"Paper {i}",
+            abstract="An ordinary announcement.",
+            categories=categories or ["cs.LG"],
+            announced=_DAY,
+        )
+        for i in range(n)
+    ]
+
+
+def _predictions(n: int) -> list[Prediction]:
+    # relevance falling with the index: paper 0 is the day's best
+    return [
+        Prediction(
+            round(0.99 - i / (2 * n), 4),
+            "Empirical Study",
+            {"Empirical Study": 0.6, "Deep Learning Theory": 0.3, "Others": 0.1},
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_day_flags_its_best_share_strong_rule_matches_first() -> None:
+    rules = RuleSet.default()
+    ranker = Ranker(rules, selection="rate", flag_rate=0.03, sections=_SECTIONS, catch_all="Others")
+    papers = _day_papers(200)
+    # the day's weakest paper names a phenomenon in its title: a strong rule match
+    papers[-1] = Paper(
+        arxiv_id=papers[-1].arxiv_id,
+        title="Deep double descent in neural networks",
+        abstract="We study double descent and the interpolation threshold.",
+        categories=["cs.LG"],
+        announced=_DAY,
+    )
+    out = ranker.decide(papers, rules.match_many(papers), _predictions(200))
+    chosen = [m.arxiv_id for m in out if m.candidate]
+    assert len(chosen) == 6  # 3 % of 200
+    assert papers[-1].arxiv_id in chosen  # first, whatever the model said
+    assert set(chosen) - {papers[-1].arxiv_id} == {p.arxiv_id for p in papers[:5]}
+    first = next(m for m in out if m.arxiv_id == papers[-1].arxiv_id)
+    assert first.reasons[0] == "#1 of the 200 new that day"
+    assert all(m.runner_up == "Deep Learning Theory" for m in out if m.candidate)
+
+
+def test_papers_outside_the_followed_categories_are_never_candidates() -> None:
+    rules = RuleSet.default()
+    ranker = Ranker(rules, selection="rate", flag_rate=0.03, sections=_SECTIONS, catch_all="Others")
+    papers = _day_papers(100, ["math.NT"])
+    ml = [
+        Paper(
+            arxiv_id=f"2411.9{i:04d}",
+            title=f"ML {i}",
+            abstract="x",
+            categories=["hep-th", "cs.LG"],
+            announced=_DAY,
+        )
+        for i in range(100)
+    ]
+    preds = _predictions(100) + [Prediction(0.2, "Others", {"Others": 1.0})] * 100
+    out = ranker.decide(papers + ml, rules.match_many(papers + ml), preds)
+    # number theory scores best with the model, yet the day's 6 are the cross-listed cs.LG
+    assert [m.candidate for m in out[:100]] == [False] * 100
+    assert out[0].reasons[0] == "not in the categories followed (math.NT)"
+    assert sum(m.candidate for m in out[100:]) == 6
+    # the same with a budget or a threshold: the categories hold in every mode
+    for selection in ("budget", "threshold"):
+        other = Ranker(
+            rules,
+            selection=selection,
+            threshold=0.1,
+            daily_budget=5,  # type: ignore[arg-type]
+            sections=_SECTIONS,
+            catch_all="Others",
+        )
+        out = other.decide(papers + ml, rules.match_many(papers + ml), preds)
+        assert not any(m.candidate for m in out[:100]), selection
+
+
+def test_a_day_too_small_for_a_share_uses_the_calibrated_cut() -> None:
+    rules = RuleSet.default()
+    ranker = Ranker(
+        rules,
+        selection="rate",
+        flag_rate=0.03,
+        threshold=0.9,
+        sections=_SECTIONS,
+        catch_all="Others",
+    )
+    papers = _day_papers(10)  # 10 x 3 % < 1: no best share to take
+    out = ranker.decide(papers, rules.match_many(papers), _predictions(10))
+    # without a model the cut is the threshold: the papers scoring 0.9 or more
+    assert [m.candidate for m in out] == [p.relevance >= 0.9 for p in _predictions(10)]
+    assert not any(r.startswith("#") for m in out for r in m.reasons)
+    assert day_quota(10, 0.03) is None and day_quota(34, 0.03) == 1 and day_quota(336, 0.03) == 10
+
+
+def test_re_ranking_the_same_day_chooses_the_same_papers() -> None:
+    rules = RuleSet.default()
+    ranker = Ranker(rules, selection="rate", flag_rate=0.05, sections=_SECTIONS, catch_all="Others")
+    papers = _day_papers(120)
+    preds = _predictions(120)
+    once = [
+        m.arxiv_id for m in ranker.decide(papers, rules.match_many(papers), preds) if m.candidate
+    ]
+    order = list(reversed(range(120)))
+    again = ranker.decide(
+        [papers[i] for i in order],
+        rules.match_many([papers[i] for i in order]),
+        [preds[i] for i in order],
+    )
+    assert sorted(once) == sorted(m.arxiv_id for m in again if m.candidate)

@@ -6,6 +6,7 @@ import gzip
 import itertools
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -283,11 +284,15 @@ def test_stored_arrays_are_small_and_not_pickled(model: RelevanceModel) -> None:
     blob = model.to_bytes()
     with zipfile.ZipFile(io.BytesIO(blob[len(FORMAT_MAGIC) + 2 :])) as z:
         names = set(z.namelist())
-    assert {"cat_data.npy", "cat_latent.npy", "section_coef.npy"} <= names
+    assert {"cat_data.npy", "cat_latent.npy", "sc_coef.npy", "sc_columns.npy"} <= names
     assert len(blob) < 3_000_000
 
 
-def test_key_words_become_section_evidence(seed_text: str, corpus: dict) -> None:
+def test_key_words_are_section_evidence(seed_text: str, corpus: dict) -> None:
+    """The section classifier reads an entry's key words: a tag only one section's entries
+    carry speaks for that section."""
+    entries = parse_awesome(seed_text).entries
+    tagged = next(e.section for e in entries if "escent" in e.title)
     positives = [
         Example(
             e.key,
@@ -295,20 +300,23 @@ def test_key_words_become_section_evidence(seed_text: str, corpus: dict) -> None
             e.digest or "",
             e.section,
             "positive",
-            ("double descent",) if "escent" in e.title else (),
+            ("zymurgy regime",) if e.section == tagged else (),
         )
-        for e in parse_awesome(seed_text).entries
+        for e in entries
     ]
     background = [
         Example(r["id"], r["title"], r["abstract"], None, "background")
         for r in list(corpus.values())[:300]
     ]
     model = RelevanceModel.train(positives + background, now=NOW)
-    rows = model.features.transform(["Double descent. Double descent. A double descent curve."])
-    keywords = model.section_evidence(rows)["keywords"][0]
-    section = model.sections[int(np.argmax(keywords))]
-    assert section == next(e.section for e in positives if e.keywords)
-    assert "double descent" in model.metrics["section_keywords"][section]
+    (p,) = model.predict([("Zymurgy regime", "We study the zymurgy regime.")])
+    assert p.section == tagged
+    assert p.runner_up is not None and p.runner_up != tagged
+    untagged = RelevanceModel.train(
+        [replace(e, keywords=()) for e in positives] + background, now=NOW
+    )
+    (q,) = untagged.predict([("Zymurgy regime", "We study the zymurgy regime.")])
+    assert q.section_scores[tagged] < p.section_scores[tagged]
 
 
 # --- the array tokenizer and vocabulary against the obvious way ------------------------------
