@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,14 +61,38 @@ def _clip(text: str | None, width: int) -> str:
 def _year_range(text: str) -> tuple[int | None, int | None]:
     """`2020`, `2018-2020`, `2018-` or `-2020`."""
     try:
-        if "-" in text:
-            low, high = text.split("-", 1)
-            return (int(low) if low else None, int(high) if high else None)
-        return int(text), int(text)
+        if "-" in text.strip()[1:] or text.strip().startswith("-"):
+            low, high = text.strip().split("-", 1)
+            years = (int(low) if low else None, int(high) if high else None)
+        else:
+            years = (int(text), int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a year or a range like 2018-2020"
         ) from None
+    if any(y is not None and not 1900 <= y <= 2999 for y in years):
+        raise argparse.ArgumentTypeError(f"{text!r}: a year is four digits, such as 2020")
+    if years[0] is not None and years[1] is not None and years[0] > years[1]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} runs backwards: the earlier year first ({years[1]}-{years[0]})"
+        )
+    return years
+
+
+def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`)."""
+
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {span}")
+        return value
+
+    return check
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--feed", action="append", type=_feed_url, metavar="URL",
         help="poll this feed instead of the configured ones (repeatable; a file needs file://)",
     )  # fmt: skip
-    p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    p.add_argument(
+        "--limit", type=_at_least(1), default=50, help="candidates to print (default 50)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("search", help="search the catalog")
@@ -152,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--section", help="only this section")
     p.add_argument("--year", type=_year_range, help="a year or a range like 2018-2020")
     p.add_argument("--author", help="only papers with an author containing this text")
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--page", type=int, default=1)
+    p.add_argument(
+        "--limit", type=_at_least(1, 100), default=10, help="results per page (1-100, default 10)"
+    )
+    p.add_argument("--page", type=_at_least(1), default=1, help="page of results (default 1)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("show", help="show one catalog paper or candidate")
@@ -378,8 +406,14 @@ async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     year_from, year_to = args.year or (None, None)
-    limit = max(1, min(args.limit, 100))
-    page = max(1, args.page)
+    limit, page = args.limit, args.page
+    if not any(ch.isalnum() for ch in args.query) and not (
+        args.section or args.year or args.author
+    ):
+        raise PaperbotError(
+            f"{args.query!r} has no word to look for: give words, or list papers by"
+            " --section, --year or --author"
+        )
     async with await _app(settings) as app:
         section = await app.resolve_section(args.section)
         result = await app.catalog.search(

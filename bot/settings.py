@@ -628,9 +628,28 @@ def env_variable(table: str, key: str) -> str:
     return f"{ENV_PREFIX}{table.upper()}{ENV_SEPARATOR}{key.upper()}"
 
 
+# PAPERBOT_* variables that are not a [table] key: read where they are needed (the tests'
+# and benchmarks' PAPERBOT_SHARED names the shared test data).
+ENV_OWN = frozenset({"PAPERBOT_CONFIG", "PAPERBOT_DATA_DIR", "PAPERBOT_SHARED"})
+
+
 def _env_overrides(env: Mapping[str, str], cwd: Path) -> dict[tuple[str, str], tuple[str, object]]:
     found: dict[tuple[str, str], tuple[str, object]] = {}
     for variable, raw in env.items():
+        if variable.upper().startswith(ENV_PREFIX) and variable not in ENV_OWN:
+            # A misspelt name would otherwise be ignored without a word.
+            if not variable.startswith(ENV_PREFIX):
+                raise ConfigError(
+                    f"{variable}: paperbot's variables are upper case"
+                    f" ({variable.upper()}); this one would be ignored"
+                )
+            if ENV_SEPARATOR not in variable:
+                known = ", ".join(sorted(ENV_OWN - {"PAPERBOT_SHARED"}))
+                raise ConfigError(
+                    f"{variable}: not a paperbot variable (a setting is"
+                    f" PAPERBOT_<TABLE>__<KEY> with two underscores, such as"
+                    f" {env_variable('arxiv', 'retries')}; others: {known})"
+                )
         if not variable.startswith(ENV_PREFIX) or ENV_SEPARATOR not in variable:
             continue
         table, _, key = variable[len(ENV_PREFIX) :].partition(ENV_SEPARATOR)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from db.awesome import NewEntry, entry_key, match_section
 from db.catalog import Candidate, CatalogPaper, Tally
 from db.entries import compose_entry, preview_entry
 from db.types import AddedHow, VoteChoice
-from feeds.errors import FeedError, PaperbotError
+from feeds.errors import FeedError, IdentifierError, PaperbotError
 from feeds.fetch import api_query_url
 from feeds.ids import parse_arxiv_id
 from feeds.models import Match, Paper
@@ -44,16 +45,28 @@ class AlreadyDecided(PaperbotError):
     """The opposite decision was taken already: deciding again would contradict it."""
 
 
+_KEY = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$")  # openreview:H1gBsgBYwH, url:…
+
+
 def catalog_key(text: str) -> str:
-    """The catalog key a person means: an arXiv id, or the key of a list entry's link."""
+    """The catalog key a person means: an arXiv id, or the key of a list entry's link.
+    IdentifierError for text that is none of an arXiv id, a URL or a catalog key."""
+    text = text.strip()
+    if not text:
+        raise IdentifierError(text, "give an arXiv id, a URL or a catalog key")
     try:
         return parse_arxiv_id(text)[0]
     except PaperbotError:
         pass
-    text = text.strip()
-    # An OpenReview (or other) link is keyed as the list importer keys it; anything else
-    # (openreview:…, url:…) is a key already and is looked up as given.
-    return entry_key(text) if "://" in text else text
+    # An OpenReview (or other) link is keyed as the list importer keys it; a key of that
+    # form (openreview:…, url:…) is looked up as given.
+    if "://" in text:
+        return entry_key(text)
+    if _KEY.match(text):
+        return text
+    raise IdentifierError(
+        text, "not an arXiv id (2401.01234), a URL or a catalog key (openreview:…)"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,104 @@
+"""Odd command-line and environment input: one line naming the mistake, exit 2, nothing done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import catalog_key
+from bot.settings import ConfigError, load_settings
+from feeds.errors import IdentifierError
+from tests.bot.cli_helpers import Cli
+from tests.lists import SEED_LIST
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("poll", "--once", "--dry-run", "--limit", "-5"),
+            "--limit: -5 is out of range: give 1 or more",
+        ),
+        (("poll", "--once", "--dry-run", "--limit", "0"), "--limit: 0 is out of range"),
+        (("search", "double", "--limit", "0"), "--limit: 0 is out of range: give from 1 to 100"),
+        (("search", "double", "--limit", "101"), "--limit: 101 is out of range"),
+        (("search", "double", "--page", "0"), "--page: 0 is out of range: give 1 or more"),
+        (("search", "double", "--limit", "ten"), "--limit: 'ten' is not a whole number"),
+        (("search", "double", "--year", "2020-2010"), "'2020-2010' runs backwards"),
+        (("search", "double", "--year", "20"), "a year is four digits"),
+        (("search", ""), "has no word to look for"),
+        (("search", "%"), "'%' has no word to look for"),
+        (("search", "  * "), "has no word to look for"),
+        (("show", ""), "give an arXiv id, a URL or a catalog key"),
+        (("show", "notanid"), "'notanid': not an arXiv id (2401.01234), a URL or a catalog key"),
+        (("approve", "notanid"), "not an arXiv id"),
+    ],
+)
+def test_odd_arguments_are_one_line_and_exit_2(
+    cli: Cli, shared: Callable[[str], Path], args: tuple[str, ...], said: str
+) -> None:
+    cli.configure()
+    cli("import-awesome", str(shared(SEED_LIST)))
+    result = cli(*args, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def test_what_the_checks_let_through(cli: Cli, shared: Callable[[str], Path]) -> None:
+    cli.configure()
+    cli("import-awesome", str(shared(SEED_LIST)))
+    assert "Double Descent" in cli("search", "double", "--year", "2019-").stdout
+    assert "Double Descent" in cli("search", "double", "--year", "-2020", "--limit", "100").stdout
+    # no words, but a filter: the papers of a section
+    listed = cli("search", "", "--section", "empirical study").stdout
+    assert listed.strip() and "error" not in listed
+    # a catalog key that is no arXiv id (an OpenReview entry of the seed)
+    assert "openreview" in cli("show", "openreview:ry_WPG-A-").stdout
+
+
+def test_catalog_keys_a_person_types() -> None:
+    assert catalog_key(" https://arxiv.org/abs/1912.02292v2 ") == "1912.02292"
+    assert catalog_key("openreview:H1gBsgBYwH") == "openreview:H1gBsgBYwH"
+    assert catalog_key("https://openreview.net/forum?id=ry_WPG-A-").startswith("openreview:")
+    for text in ("", "   ", "notanid", "2401.1", "open review:x"):
+        with pytest.raises(IdentifierError):
+            catalog_key(text)
+
+
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        ("PAPERBOT_ARXIV_RETRIES", "not a paperbot variable"),  # one underscore
+        ("PAPERBOT_RETRIES", "not a paperbot variable"),
+        ("paperbot_arxiv__retries", "paperbot's variables are upper case"),
+        ("Paperbot_Arxiv__Retries", "paperbot's variables are upper case"),
+    ],
+)
+def test_a_misspelt_variable_is_an_error_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={variable: "1"})
+    message = str(caught.value)
+    assert message.startswith(variable) and said in message and "\n" not in message
+
+
+def test_the_variables_paperbot_reads_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        env={
+            "PAPERBOT_ARXIV__RETRIES": "1",
+            "PAPERBOT_arxiv__timeout": "7",  # the table and key in any case
+            "PAPERBOT_DATA_DIR": str(tmp_path / "d"),
+            "PAPERBOT_SHARED": "/somewhere",
+            "PAPERBOTS": "not ours",  # another program's prefix
+        }
+    )
+    assert settings.arxiv.retries == 1 and settings.arxiv.timeout == 7
