@@ -35,6 +35,9 @@ DEFAULT_MIN_INTERVAL = 3.0  # arXiv's terms: one request at a time, >= 3 s apart
 DEFAULT_RETRIES = 4
 DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_MAX_RETRY_AFTER = 300.0
+# A refused Retry-After is remembered for a week at most: a server asking for years (or a
+# number too large for a date) is asked again next week, not in 2036.
+REMEMBER_AT_MOST = 7 * 86_400.0
 DEFAULT_MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Error bodies are kept for the caller (arXiv explains a bad id in a small Atom feed), but an
@@ -470,7 +473,8 @@ class Fetcher:
                         if retry_after > self.max_retry_after:
                             # Refused, and remembered: asking again sooner is what the
                             # server told us not to do.
-                            until = self._now() + timedelta(seconds=retry_after)
+                            wait = min(retry_after, REMEMBER_AT_MOST)
+                            until = self._now() + timedelta(seconds=wait)
                             previous = self._blocked.get(host)
                             self._blocked[host] = (
                                 until if previous is None else max(previous, until)
@@ -615,8 +619,9 @@ def _parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    if value.isascii() and value.isdigit():
+        # as a float even when it has hundreds of digits (int -> float overflows past 1e308)
+        return float(min(int(value), 10**12))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -673,7 +678,9 @@ def load_backoffs(text: str | None) -> dict[str, datetime]:
         except ValueError:
             continue
         if until.tzinfo is not None:
-            result[str(host).lower()] = until.astimezone(UTC)
+            # what an older paperbot stored without a bound is held to the bound from now
+            ceiling = datetime.now(UTC) + timedelta(seconds=REMEMBER_AT_MOST)
+            result[str(host).lower()] = min(until.astimezone(UTC), ceiling)
     return result
 
 

@@ -869,6 +869,31 @@ async def test_a_refused_retry_after_is_remembered_for_the_host(
     assert (await after.fetch(server.url("/rss/cs.LG"))).body == body
 
 
+@pytest.mark.parametrize("value", ["1000000000000", "9" * 400])
+async def test_an_absurd_retry_after_is_refused_in_one_line_and_remembered_a_week(
+    server: Server, make_fetcher: Callable[..., Fetcher], fake_time: FakeTime, value: str
+) -> None:
+    """A number too large for a date used to crash the whole poll (OverflowError); a
+    10-year value blocked the host until 2036."""
+    server.routes["/api/query"] = serve_bytes(
+        b"busy", status=429, content_type="text/plain", **{"Retry-After": value}
+    )
+    fetcher = make_fetcher(max_retry_after=300)
+    with pytest.raises(FetchError) as caught:
+        await fetcher.fetch(server.url("/api/query"))
+    assert "\n" not in caught.value.reason and "more than the 300 s limit" in caught.value.reason
+    week = FIXED_NOW + timedelta(days=7)
+    assert fetcher.backoffs() == {"127.0.0.1": week}
+    assert "2026-05-04 12:00:00 UTC" in caught.value.reason
+    assert len(server.hits) == 1 and fake_time.sleeps == []
+
+
+def test_a_stored_backoff_beyond_a_week_is_held_to_a_week() -> None:
+    far = datetime(2036, 1, 1, tzinfo=UTC)
+    (until,) = load_backoffs(dump_backoffs({"export.arxiv.org": far})).values()
+    assert until <= datetime.now(UTC) + timedelta(days=7, seconds=5)
+
+
 # -- deadline ----------------------------------------------------------------------------------
 
 
