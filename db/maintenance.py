@@ -124,8 +124,16 @@ def backup_catalog(source: str | Path, target: str | Path) -> BackupResult:
         raise BackupError(f"{target}: a backup cannot overwrite the catalog itself")
     partial = target.with_name(target.name + ".partial")
     try:
+        # First the target's side: a folder that takes no file is the target's fault, not
+        # the catalog's (SQLite would only say "unable to open database file").
         target.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
+        partial.open("wb").close()
+    except OSError as exc:
+        raise BackupError(
+            f"{target}: cannot write the backup there: {exc.strerror or exc}"
+        ) from exc
+    try:
         src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
             dst = sqlite3.connect(partial)

@@ -82,3 +82,16 @@ def test_a_backup_never_overwrites_the_catalog_and_needs_a_source(tmp_path: Path
     _filled(path, 1)
     with pytest.raises(BackupError, match="cannot overwrite the catalog"):
         backup_catalog(path, path)
+
+
+@pytest.mark.parametrize("where", ["/proc/x.db", "FILE/x.db"])
+def test_a_target_that_takes_no_file_is_blamed_not_the_catalog(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "paperbot.db"
+    _filled(path, 1)
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    target = Path(where) if where.startswith("/") else tmp_path / where
+    with pytest.raises(BackupError) as caught:
+        backup_catalog(path, target)
+    message = str(caught.value)
+    assert message.startswith(f"{target}: cannot write the backup there")
+    assert str(path) not in message and "\n" not in message
