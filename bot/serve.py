@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
-INSTALL_HINT = "pip install 'paperbot[serve]'"
+# Not "pip install 'paperbot[serve]'": that name on the package index is another project.
+INSTALL_HINT = (
+    "install it beside paperbot (in a checkout: .venv/bin/pip install -e '.[serve]';"
+    " elsewhere: pip install 'datasette>=0.64,<1')"
+)
 
 # Tables a curator has no use for: bookkeeping, model weights, the stored README texts.
 HIDDEN_TABLES = ("_sqlite_migrations", "models", "lists", "meta", "background", "sqlite_sequence")
@@ -155,7 +159,7 @@ def add_serve_command(
     """Add `serve [--host H] [--port N]` to the command line's subcommands."""
     parser: argparse.ArgumentParser = sub.add_parser(
         "serve",
-        help="browse the catalog in datasette, read-only (needs paperbot[serve])",
+        help="browse the catalog in datasette, read-only (needs datasette installed)",
         parents=list(parents),
     )
     _serve_options(parser)

@@ -106,8 +106,14 @@ class LearningMixin(AppBase):
                 blob = await asyncio.to_thread(model.to_bytes)
             except PaperbotError as exc:
                 await catalog.meta_set(LAST_ERROR, f"{now.isoformat()}: {exc}")
-                log.warning("retrain failed, keeping the previous model: %s", exc)
-                progress(f"retrain failed, keeping the previous model: {exc}")
+                # On a fresh install there is no previous model to keep.
+                kept = (
+                    "keeping the previous model"
+                    if self.ranker.model is not None
+                    else "the rules alone rank candidates until a model trains"
+                )
+                log.warning("retrain failed (%s); %s", exc, kept)
+                progress(f"retrain failed ({exc}); {kept}")
                 return None
             except Exception as exc:  # a bug in training must not take the bot down
                 await catalog.meta_set(

@@ -102,3 +102,15 @@ def test_the_variables_paperbot_reads_are_accepted(
         }
     )
     assert settings.arxiv.retries == 1 and settings.arxiv.timeout == 7
+
+
+def test_a_failed_first_training_does_not_claim_a_previous_model(cli: Cli) -> None:
+    tiny = cli.home / "tiny.md"
+    tiny.write_text(
+        "# Tiny\n\n## Theory\n\n- Deep Double Descent. [[paper]](https://arxiv.org/abs/1912.02292)\n",
+        encoding="utf-8",
+    )
+    cli.configure(model=True)
+    out = cli("import-awesome", str(tiny))
+    assert "the rules alone rank candidates until a model trains" in out.stderr
+    assert "keeping the previous model" not in out.stderr

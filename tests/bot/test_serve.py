@@ -278,7 +278,9 @@ def test_without_datasette_it_names_the_extra_to_install(curated: Cli, tmp_path:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "paperbot: error: datasette is not installed: pip install 'paperbot[serve]'"
+        "paperbot: error: datasette is not installed: install it beside paperbot (in a"
+        " checkout: .venv/bin/pip install -e '.[serve]'; elsewhere: pip install"
+        " 'datasette>=0.64,<1')"
     )
 
 
