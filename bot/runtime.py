@@ -188,7 +188,9 @@ async def run(
             log.info("worker running: %s", ", ".join(j.id for j in scheduler.get_jobs()))
             job = scheduler.get_job("poll")
             when = f"{job.next_run_time:%Y-%m-%d %H:%M %Z}" if job and job.next_run_time else "-"
-            print(f"paperbot: worker running; next poll {when}", file=sys.stderr)
+            # The poll at start runs now: "next poll" alone would name the one after it.
+            now = "polling now, then " if scheduler.get_job("poll-on-start") else ""
+            print(f"paperbot: worker running; {now}next poll {when}", file=sys.stderr)
             await stop.wait()
         else:
             from bot.discord.client import PaperBot
