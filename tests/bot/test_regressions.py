@@ -101,7 +101,17 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(cli: Cli, seed_file: Path)
     # `paperbot search … | head`: the reader is gone before paperbot writes.
     cli("import-awesome", str(seed_file))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(cli.config), "search", "", "--limit", "100"],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(cli.config),
+            "search",
+            "deep",
+            "--limit",
+            "100",
+        ],
         cwd=cli.home,
         env=clean_env(),
         stdout=subprocess.PIPE,
