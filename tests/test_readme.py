@@ -71,3 +71,20 @@ def test_every_config_table_in_the_readme_is_in_the_example_file() -> None:
     example = (ROOT / "paperbot.example.toml").read_text(encoding="utf-8")
     tables = set(re.findall(r"^\| `\[([a-z]+)\]`", README, flags=re.M))
     assert tables == set(re.findall(r"^\[([a-z]+)\]$", example, flags=re.M))
+
+
+def test_the_evaluation_command_is_one_a_user_can_type(shared: Callable[[str], Path]) -> None:
+    """The README's `evaluate` block parses as written, and the files it names exist."""
+    import shlex
+
+    from bot.cli import build_parser
+
+    block = README.split("--background ../shared", 1)[0].rsplit("```sh", 1)[1]
+    block += README.split("```sh" + block, 1)[1].split("```", 1)[0]
+    words = shlex.split(block.replace("\\\n", " "))
+    assert words[0] == ".venv/bin/paperbot"
+    args = build_parser().parse_args(words[1:])
+    assert args.command == "evaluate"
+    for path in [args.readme, *args.background]:
+        assert str(path).startswith("../shared/")
+        assert shared(str(path).removeprefix("../shared/")).exists()
