@@ -16,7 +16,13 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.app import App, PollReport
 from bot.settings import ConfigError, Settings
-from db.catalog import CatalogCorrupt, CatalogStorageError, CatalogUnavailable
+from db.catalog import (
+    CatalogCorrupt,
+    CatalogFull,
+    CatalogLocked,
+    CatalogStorageError,
+    CatalogUnavailable,
+)
 from feeds.errors import PaperbotError
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,11 @@ class Worker:
         try:
             yield
         except CatalogStorageError as exc:
+            if isinstance(exc, CatalogLocked | CatalogFull):
+                # Passing: another process's long write, a disk that fills and empties. The
+                # job wrote nothing (every write is a transaction); its next run tries again.
+                log.error("%s job: %s; the next run tries again", name, exc)
+                return
             if isinstance(exc, CatalogCorrupt | CatalogUnavailable) and self.on_fatal is not None:
                 log.error("%s job: %s", name, exc)
                 self.on_fatal(exc)

@@ -71,6 +71,10 @@ class CatalogLocked(CatalogUnavailable):
     """Another process held the catalog's write lock for longer than the busy timeout."""
 
 
+class CatalogFull(CatalogUnavailable):
+    """The disk holding the catalog is full: nothing was written, and space may come back."""
+
+
 class CatalogIntegrityError(CatalogStorageError):
     """A write that breaks one of the schema's rules (a missing title, a duplicate key)."""
 
@@ -78,6 +82,7 @@ class CatalogIntegrityError(CatalogStorageError):
 # SQLite's primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED = 5, 6
 _CORRUPT, _NOTADB = 11, 26
+_FULL = 13
 # PERM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL, NOLFS
 _UNAVAILABLE = frozenset({3, 8, 10, 13, 14, 15, 22})
 
@@ -104,6 +109,12 @@ def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
         return CatalogLocked(
             path,
             f"{path}: the catalog is busy in another process ({reason}); try again in a moment",
+            reason,
+        )
+    if primary == _FULL or "disk is full" in low:
+        return CatalogFull(
+            path,
+            f"{path}: the disk holding the catalog is full ({reason}); nothing was written",
             reason,
         )
     if primary in _UNAVAILABLE or "unable to open" in low or "disk" in low:

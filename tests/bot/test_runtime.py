@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from bot.app import App
+from bot.runtime import Worker
+from bot.settings import Settings
+from db import schema
 from tests.bot.cli_helpers import Cli, clean_env
 
 
@@ -32,3 +41,58 @@ def test_an_unreachable_discord_is_retried_quietly_and_sigterm_stops_it(
     assert "Discord unreachable" in err and "retrying in 5 s" in err
     assert "Traceback" not in err
     assert "voice will NOT be supported" not in err  # a text-only bot needs no voice libraries
+
+
+FEED_DAY = "data/arxiv-rss/rss-all-archives-2024-11-28.xml"
+
+
+async def test_a_write_lock_held_by_another_process_is_a_passing_fault(
+    tmp_path: Path,
+    shared: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The worker used to exit when another process held the catalog's write lock past the
+    busy timeout: the job now logs one line, writes nothing, and the next run stores."""
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 300)
+    settings = Settings()
+    settings.base_dir = tmp_path
+    settings.catalog.data_dir = str(tmp_path / "data")
+    settings.arxiv.feeds = [shared(FEED_DAY).as_uri()]
+    settings.arxiv.min_interval = 0.0
+    settings.arxiv.retries = 0
+    settings.model.enabled = False
+    app = await App.open(settings)
+    try:
+        worker = Worker(app)
+        fatal: list[Exception] = []
+        worker.on_fatal = fatal.append
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLD_WRITE_LOCK, str(settings.database_path), "4",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert holder.stdout is not None
+            assert (await holder.stdout.readline()).strip() == b"held"
+            with caplog.at_level(logging.ERROR, logger="bot.runtime"):
+                assert await worker.poll() is None
+            assert fatal == []  # still running
+            assert "poll job:" in caplog.text and "busy in another process" in caplog.text
+            assert "the next run tries again" in caplog.text
+            assert await app.catalog.candidates() == []  # nothing half-written
+        finally:
+            await asyncio.wait_for(holder.wait(), 30)
+        report = await worker.poll()  # the lock is free again: this run stores the day
+        assert report is not None and report.stored is not None and report.stored.new
+    finally:
+        await app.close()
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
