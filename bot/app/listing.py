@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +42,24 @@ def read_text_file(path: Path) -> str:
 
 
 def write_text_file(path: Path, text: str) -> None:
-    """Replace a file atomically: a crash leaves the old file, never half of the new one."""
-    tmp = path.with_name(path.name + ".paperbot-tmp")
+    """Replace a file atomically: a crash leaves the old file, never half of the new one.
+
+    A symlink stays a symlink (the file it points to is replaced), the file keeps its
+    permission bits, and a failed write (a full disk) leaves no temporary file behind."""
+    target = path.resolve() if path.is_symlink() else path
+    tmp = target.with_name(target.name + ".paperbot-tmp")
     try:
-        tmp.write_bytes(text.encode("utf-8"))
-        tmp.replace(path)
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+        with open(tmp, "wb") as out:
+            out.write(text.encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        tmp.replace(target)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise ListFileError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
