@@ -574,7 +574,7 @@ async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     text = read_text_file(args.readme)
     async with await _app(settings) as app:
-        result = await app.import_list(text, str(args.readme.resolve()))
+        result = await app.import_list(text, str(args.readme.resolve()), progress=_stderr)
     doc, report = result.doc, result.report
     for warning in doc.warnings:
         _stderr(f"warning: {args.readme}: {warning}")

@@ -46,7 +46,7 @@ class AppBase:
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def retrain_quietly(self) -> None:
+    async def retrain_quietly(self, progress: Progress = quiet) -> None:
         """Retrain the model, logging rather than raising (the learning mixin's)."""
         return None
 

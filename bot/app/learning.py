@@ -130,9 +130,9 @@ class LearningMixin(AppBase):
             progress(f"model v{stored} trained on {model.n_train} examples")
             return model
 
-    async def retrain_quietly(self) -> None:
+    async def retrain_quietly(self, progress: Progress = quiet) -> None:
         if self.settings.model.enabled:
-            await self.retrain()
+            await self.retrain(progress)
 
     async def model_status(self) -> ModelStatus | None:
         """The stored model's description (without loading it), or None when there is none."""

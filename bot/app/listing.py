@@ -10,7 +10,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.app.base import AppBase
+from bot.app.base import AppBase, Progress, quiet
 from db.awesome import (
     AwesomeDoc,
     InsertOutcome,
@@ -31,9 +31,20 @@ class ListFileError(PaperbotError):
     """A README that cannot be read or written."""
 
 
+# The README of a list is a few hundred kB (the 2022 list: 0.3 MB); past this it is not one,
+# and reading it would take minutes and gigabytes.
+MAX_LIST_BYTES = 32_000_000
+
+
 def read_text_file(path: Path) -> str:
     """A README's text exactly as stored (bytes decoded, so CRLF stays CRLF)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_LIST_BYTES:
+            raise ListFileError(
+                f"{path}: {size / 1e6:.0f} MB is no awesome-list README (at most"
+                f" {MAX_LIST_BYTES // 1_000_000} MB is read)"
+            )
         return path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ListFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
@@ -152,7 +163,9 @@ class ListingMixin(AppBase):
         """Hook for the parts that follow the list's sections (the ranker)."""
         return None
 
-    async def import_list(self, text: str, source: str, actor: str = "import") -> ImportResult:
+    async def import_list(
+        self, text: str, source: str, actor: str = "import", progress: Progress = quiet
+    ) -> ImportResult:
         """Read an awesome-list README into the catalog (idempotent), keeping its text.
 
         Importing a newer README reconciles: the list wins. New entries come in; an entry's
@@ -160,9 +173,13 @@ class ListingMixin(AppBase):
         catalog (approved papers too, once a README had them); approved papers the README
         does not have yet stay, and the next export inserts them.
         """
+        progress(f"reading {source} ({len(text) / 1e6:.1f} MB)")
         doc = await asyncio.to_thread(parse_awesome, text)
         if not doc.entries:
             raise ListFileError(f"{source}: no paper entries found: not an awesome list of papers")
+        progress(
+            f"{len(doc.entries)} entries in {len(doc.sections)} sections; updating the catalog"
+        )
         previous = await self.catalog.current_list()
         before: set[str] = set()
         if previous is not None:
@@ -187,7 +204,8 @@ class ListingMixin(AppBase):
         if self.settings.model.enabled and (report.added or report.updated or removed):
             # The list changed: train now (the first model right after the first import,
             # on the bundled background sample), so the next poll already uses it.
-            await self.retrain_quietly()
+            progress("the list changed: training the relevance model on it")
+            await self.retrain_quietly(progress)
         log.info(
             "imported %s: %d entries, %d added, %d updated, %d removed", source,
             len(doc.entries), len(report.added), len(report.updated), len(removed),

@@ -114,3 +114,25 @@ def test_a_failed_first_training_does_not_claim_a_previous_model(cli: Cli) -> No
     out = cli("import-awesome", str(tiny))
     assert "the rules alone rank candidates until a model trains" in out.stderr
     assert "keeping the previous model" not in out.stderr
+
+
+def test_import_says_what_it_is_doing_and_refuses_a_file_too_big_to_be_a_list(
+    cli: Cli, shared: Callable[[str], Path]
+) -> None:
+    cli.configure(model=True)
+    out = cli("import-awesome", str(shared(SEED_LIST)))
+    said = out.stderr.splitlines()
+    assert said[0].startswith("reading ") and said[0].endswith(" MB)")
+    assert "34 entries in 5 sections; updating the catalog" in said
+    assert "the list changed: training the relevance model on it" in said
+    assert any(line.startswith("model v1 trained on ") for line in said)
+    again = cli("import-awesome", str(shared(SEED_LIST)))  # unchanged: nothing to train
+    assert "training" not in again.stderr
+    huge = cli.home / "huge.md"
+    with huge.open("wb") as f:
+        f.truncate(40_000_000)
+    refused = cli("import-awesome", str(huge), check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"paperbot: error: {huge}: 40 MB is no awesome-list README (at most 32 MB is read)"
+    )
