@@ -101,6 +101,20 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        # An unknown option is the command's mistake: point to that command's help.
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            self.exit(
+                2,
+                f"{prog}: error: unrecognized arguments: {' '.join(extras)} (see {prog} --help)\n",
+            )
+        return parsed
+
 
 def _feed_url(text: str) -> str:
     try:
@@ -152,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         # --config and -v are taken before or after the command's name.
-        return sub.add_parser(name, help=help, parents=[common])
+        return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                              parents=[common])  # fmt: skip
 
     p = command("run", help="run the Discord bot with its scheduled poll and digest jobs")
     p.add_argument(
@@ -185,14 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("show", help="show one catalog paper or candidate")
-    p.add_argument("id", help="arXiv id or URL")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("id", help="arXiv id or URL, or a catalog key such as openreview:…")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("add", help="make a paper a candidate, with metadata from the arXiv API")
-    p.add_argument("id", metavar="ID_OR_URL")
+    p.add_argument("id", metavar="ID_OR_URL", help="arXiv id or abs/pdf URL")
 
     p = command("approve", help="approve a candidate into the catalog")
-    p.add_argument("id")
+    p.add_argument("id", help="the candidate's arXiv id or URL")
     p.add_argument("--section", help="put it in this section")
     p.add_argument(
         "--no-recheck", action="store_true",
@@ -201,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default="cli", help="name recorded in the audit log")
 
     p = command("reject", help="reject a candidate")
-    p.add_argument("id")
+    p.add_argument("id", help="the candidate's arXiv id or URL")
     p.add_argument("--by", default="cli", help="name recorded in the audit log")
 
     p = command("candidates", help="list candidates")
@@ -209,17 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", action="append", choices=[str(s) for s in CandidateStatus],
         metavar="STATUS", help="only these: " + ", ".join(CandidateStatus),
     )  # fmt: skip
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("feeds", help="health of every feed")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
         "--forget", metavar="URL", action="append",
         help="drop a feed that is no longer configured (and its failures) from the catalog",
     )  # fmt: skip
 
     p = command("import-awesome", help="import an awesome-list README into the catalog")
-    p.add_argument("readme", type=Path)
+    p.add_argument("readme", type=Path, help="the list's README file (Markdown)")
 
     p = command("export-awesome", help="write the awesome list from the catalog")
     p.add_argument(
@@ -242,13 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only problems and warnings")
 
     p = command("backup", help="write a consistent copy of the catalog (safe while the bot runs)")
-    p.add_argument("target", type=Path, metavar="FILE")
+    p.add_argument("target", type=Path, metavar="FILE", help="where to write the copy")
 
     add_serve_command(sub, [common])
 
     p = command("model", help="show the relevance model in use")
     p.add_argument("--retrain", action="store_true", help="train a new model from the catalog now")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("evaluate", help="replay an awesome list against real arXiv announcements")
     p.add_argument("readme", type=Path, metavar="LIST.md", help="the awesome list to replay")

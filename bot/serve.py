@@ -160,6 +160,8 @@ def add_serve_command(
     parser: argparse.ArgumentParser = sub.add_parser(
         "serve",
         help="browse the catalog in datasette, read-only (needs datasette installed)",
+        description="Browse the catalog in datasette, read-only: papers by section and year,"
+        " full-text search, open candidates by votes, recent decisions.",
         parents=list(parents),
     )
     _serve_options(parser)

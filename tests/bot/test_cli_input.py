@@ -136,3 +136,24 @@ def test_import_says_what_it_is_doing_and_refuses_a_file_too_big_to_be_a_list(
     assert refused.stderr.strip() == (
         f"paperbot: error: {huge}: 40 MB is no awesome-list README (at most 32 MB is read)"
     )
+
+
+def test_every_command_and_option_says_what_it_is_for() -> None:
+    import argparse
+
+    from bot.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, parser in sub.choices.items():
+        assert parser.description, name
+        for action in parser._actions:
+            assert action.help, (name, action.option_strings or action.dest)
+
+
+def test_an_unknown_option_points_to_its_commands_help(cli: Cli) -> None:
+    cli.configure()
+    result = cli("model", "--bogus", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "paperbot model: error: unrecognized arguments: --bogus (see paperbot model --help)"
+    )
