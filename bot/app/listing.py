@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.app.base import AppBase, Progress, quiet
 from db.awesome import (
     AwesomeDoc,
+    Entry,
     InsertOutcome,
     NewEntry,
     insert_entries,
@@ -173,7 +174,6 @@ class ListingMixin(AppBase):
         catalog (approved papers too, once a README had them); approved papers the README
         does not have yet stay, and the next export inserts them.
         """
-        progress(f"reading {source} ({len(text) / 1e6:.1f} MB)")
         doc = await asyncio.to_thread(parse_awesome, text)
         if not doc.entries:
             raise ListFileError(f"{source}: no paper entries found: not an awesome list of papers")
@@ -185,12 +185,26 @@ class ListingMixin(AppBase):
         if previous is not None:
             old = await asyncio.to_thread(parse_awesome, previous.text)
             before = {e.key for e in old.entries}
-        report = await self.catalog.import_entries(doc.entries, actor, self.clock())
+        # A paper listed twice (in two sections, say) is one catalog paper: the first entry
+        # wins, else every import would flip it from one entry to the other and retrain.
+        first: dict[str, Entry] = {}
+        twice: dict[str, list[Entry]] = {}
+        for entry in doc.entries:
+            if entry.key in first:
+                twice.setdefault(entry.key, [first[entry.key]]).append(entry)
+            else:
+                first[entry.key] = entry
+        report = await self.catalog.import_entries(list(first.values()), actor, self.clock())
         keys = {e.key for e in doc.entries}
         removed = await self.catalog.remove_imported(keys, actor, self.clock(), withdrawn=before)
         await self.catalog.save_list(text, source, self.clock())
         context = await self.list_context()
-        notes: list[str] = []
+        notes: list[str] = [
+            f"listed {len(same)} times: {same[0].title} ({key}), in "
+            + ", ".join(dict.fromkeys(e.section for e in same))
+            + f"; the catalog keeps the first, in {same[0].section}"
+            for key, same in twice.items()
+        ]
         if context is not None:
             mapped = self.ranker.rule_sections  # as the ranking maps them
             missing = [name for name, section in mapped.items() if section is None]
