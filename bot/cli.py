@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bot import __version__
-from bot.app import App, PollReport, catalog_key, read_text_file, write_text_file
+from bot.app import (
+    REMOVALS_UNASKED,
+    App,
+    PollReport,
+    TooManyRemovals,
+    catalog_key,
+    read_text_file,
+    write_text_file,
+)
 from bot.app.base import Progress
 from bot.logs import LEVELS, setup_logging
 from bot.publish import PublishError
@@ -235,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("import-awesome", help="import an awesome-list README into the catalog")
     p.add_argument("readme", type=Path, help="the list's README file (Markdown)")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="say what the import would add, update and remove; change nothing",
+    )  # fmt: skip
+    p.add_argument(
+        "--yes", action="store_true",
+        help=f"import even when it removes more than {REMOVALS_UNASKED} papers from the catalog",
+    )  # fmt: skip
 
     p = command("export-awesome", help="write the awesome list from the catalog")
     p.add_argument(
@@ -341,6 +357,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return await run(settings, discord=not args.no_discord)
 
 
+DRY_RUN_SHOWN = 20  # added and updated entries an import's dry run names (removals: all)
 RETRAIN_WAIT = 600.0  # seconds `poll --once` waits for the retrain it started
 
 
@@ -588,9 +605,37 @@ async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     text = read_text_file(args.readme)
-    async with await _app(settings) as app:
-        result = await app.import_list(text, str(args.readme.resolve()), progress=_stderr)
+    async with await _app(settings, dry_run=args.dry_run) as app:
+        try:
+            result = await app.import_list(
+                text, str(args.readme.resolve()), progress=_stderr, dry_run=args.dry_run,
+                removals_unasked=None if args.yes else REMOVALS_UNASKED,
+            )  # fmt: skip
+        except TooManyRemovals as exc:
+            raise PaperbotError(
+                f"{exc}: see them all with `paperbot import-awesome {args.readme} --dry-run`,"
+                " and import with --yes if that is what you want"
+            ) from exc
     doc, report = result.doc, result.report
+    if result.dry_run:
+        for note in result.notes:
+            _stderr(f"note: {note}")
+        print(
+            f"{args.readme} (dry run, nothing changed): {len(doc.entries)} entries; would add"
+            f" {len(report.added)}, update {len(report.updated)}, leave"
+            f" {len(report.unchanged)} unchanged, remove {len(result.removed)}"
+        )
+        for key in result.removed:
+            print(f"  - remove {result.titles.get(key, key)} ({key})")
+        for key in report.updated[:DRY_RUN_SHOWN]:
+            print(f"  ~ update {key}")
+        for key in report.added[:DRY_RUN_SHOWN]:
+            print(f"  + add {key}")
+        hidden = max(0, len(report.added) - DRY_RUN_SHOWN)
+        hidden += max(0, len(report.updated) - DRY_RUN_SHOWN)
+        if hidden:
+            print(f"  … and {hidden} more added or updated")
+        return 0
     for warning in doc.warnings:
         _stderr(f"warning: {args.readme}: {warning}")
     for note in result.notes:

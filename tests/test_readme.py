@@ -42,18 +42,18 @@ def test_the_round_trip_commands_give_the_list_back_byte_for_byte(
         ".venv/bin/paperbot import-awesome README.md",
         ".venv/bin/paperbot export-awesome > README.out.md",
     ]
-    env = _shell(tmp_path)
     for name in ("seeds/000_94920e77fcbe4d6f.txt", "data/awesome/README-2022-12-29-9a17759.md"):
+        # a new user each: the first session starts with an empty catalog
         work = tmp_path / Path(name).stem
         work.mkdir()
-        (work / ".venv").symlink_to(tmp_path / ".venv")
+        env = _shell(work)
         original = shared(name).read_bytes()
         (work / "README.md").write_bytes(original)
         for command in commands:
             subprocess.run(command, shell=True, cwd=work, env=env, check=True, timeout=120)
         assert (work / "README.out.md").read_bytes() == original, name
         assert not (work / "data").exists()  # outside a checkout: the user's data directory
-    assert list((tmp_path / "home" / ".local" / "share" / "paperbot").glob("paperbot.db"))
+        assert list((work / "home" / ".local" / "share" / "paperbot").glob("paperbot.db"))
 
 
 def test_every_command_in_the_command_table_exists() -> None:

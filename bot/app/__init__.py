@@ -14,11 +14,19 @@ from bot.app.curation import (
 from bot.app.digest import DigestData
 from bot.app.health import FeedHealth, HealthAlert
 from bot.app.learning import ModelStatus
-from bot.app.listing import ExportResult, ImportResult, read_text_file, write_text_file
+from bot.app.listing import (
+    REMOVALS_UNASKED,
+    ExportResult,
+    ImportResult,
+    TooManyRemovals,
+    read_text_file,
+    write_text_file,
+)
 from bot.app.polling import FeedOutcome, PollReport
 from bot.app.publishing import PublishingOff, PublishResult
 
 __all__ = [
+    "REMOVALS_UNASKED",
     "AddResult",
     "AlreadyDecided",
     "App",
@@ -35,6 +43,7 @@ __all__ = [
     "PublishResult",
     "PublishingOff",
     "SectionChange",
+    "TooManyRemovals",
     "UnknownSection",
     "catalog_key",
     "now_utc",

@@ -32,6 +32,25 @@ class ListFileError(PaperbotError):
     """A README that cannot be read or written."""
 
 
+class TooManyRemovals(PaperbotError):
+    """Importing a README would take more papers out of the catalog than may go unasked."""
+
+    def __init__(self, source: str, removed: dict[str, str]) -> None:
+        shown = "; ".join(f"{title} ({key})" for key, title in list(removed.items())[:3])
+        more = f"; and {len(removed) - 3} more" if len(removed) > 3 else ""
+        super().__init__(
+            f"{source}: importing it would remove {len(removed)} papers from the catalog"
+            f" ({shown}{more})"
+        )
+        self.source = source
+        self.removed = removed
+
+
+# Removing more papers than this from the catalog in one import is confirmed first: a
+# different file imported by mistake would otherwise empty the catalog without a word.
+REMOVALS_UNASKED = 5
+
+
 # The README of a list is a few hundred kB (the 2022 list: 0.3 MB); past this it is not one,
 # and reading it would take minutes and gigabytes.
 MAX_LIST_BYTES = 32_000_000
@@ -100,6 +119,8 @@ class ImportResult:
     report: ImportReport
     removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # one line each, for the person importing
+    dry_run: bool = False  # worked out, nothing written
+    titles: dict[str, str] = field(default_factory=dict)  # the removed papers' titles, by key
 
 
 @dataclass
@@ -165,7 +186,14 @@ class ListingMixin(AppBase):
         return None
 
     async def import_list(
-        self, text: str, source: str, actor: str = "import", progress: Progress = quiet
+        self,
+        text: str,
+        source: str,
+        actor: str = "import",
+        progress: Progress = quiet,
+        *,
+        dry_run: bool = False,
+        removals_unasked: int | None = REMOVALS_UNASKED,
     ) -> ImportResult:
         """Read an awesome-list README into the catalog (idempotent), keeping its text.
 
@@ -173,13 +201,14 @@ class ListingMixin(AppBase):
         section, title, digest… are the README's; entries the maintainer removed leave the
         catalog (approved papers too, once a README had them); approved papers the README
         does not have yet stay, and the next export inserts them.
+
+        `dry_run` works out what the import would do and writes nothing. An import that would
+        remove more than `removals_unasked` papers raises TooManyRemovals and writes
+        nothing (None: any number may go).
         """
         doc = await asyncio.to_thread(parse_awesome, text)
         if not doc.entries:
             raise ListFileError(f"{source}: no paper entries found: not an awesome list of papers")
-        progress(
-            f"{len(doc.entries)} entries in {len(doc.sections)} sections; updating the catalog"
-        )
         previous = await self.catalog.current_list()
         before: set[str] = set()
         if previous is not None:
@@ -194,17 +223,31 @@ class ListingMixin(AppBase):
                 twice.setdefault(entry.key, [first[entry.key]]).append(entry)
             else:
                 first[entry.key] = entry
-        report = await self.catalog.import_entries(list(first.values()), actor, self.clock())
-        keys = {e.key for e in doc.entries}
-        removed = await self.catalog.remove_imported(keys, actor, self.clock(), withdrawn=before)
-        await self.catalog.save_list(text, source, self.clock())
-        context = await self.list_context()
         notes: list[str] = [
             f"listed {len(same)} times: {same[0].title} ({key}), in "
             + ", ".join(dict.fromkeys(e.section for e in same))
             + f"; the catalog keeps the first, in {same[0].section}"
             for key, same in twice.items()
         ]
+        plan = await self.catalog.plan_import(
+            list(first.values()), actor, self.clock(), withdrawn=before
+        )
+        titles: dict[str, str] = {}
+        if plan.removed:
+            known = {p.key: p.title for p in await self.catalog.papers()}
+            titles = {key: known.get(key, key) for key in plan.removed}
+        if dry_run:
+            return ImportResult(doc, plan.report, plan.removed, notes, True, titles)
+        if removals_unasked is not None and len(plan.removed) > removals_unasked:
+            raise TooManyRemovals(source, titles)
+        progress(
+            f"{len(doc.entries)} entries in {len(doc.sections)} sections; updating the catalog"
+        )
+        report = await self.catalog.import_entries(list(first.values()), actor, self.clock())
+        keys = {e.key for e in doc.entries}
+        removed = await self.catalog.remove_imported(keys, actor, self.clock(), withdrawn=before)
+        await self.catalog.save_list(text, source, self.clock())
+        context = await self.list_context()
         if context is not None:
             mapped = self.ranker.rule_sections  # as the ranking maps them
             missing = [name for name, section in mapped.items() if section is None]
@@ -224,7 +267,7 @@ class ListingMixin(AppBase):
             "imported %s: %d entries, %d added, %d updated, %d removed", source,
             len(doc.entries), len(report.added), len(report.updated), len(removed),
         )  # fmt: skip
-        return ImportResult(doc, report, removed, notes)
+        return ImportResult(doc, report, removed, notes, False, titles)
 
     async def export_list(self, readme: Path | None = None) -> ExportResult:
         """The list with approved papers not yet in it inserted where the maintainer would.

@@ -14,6 +14,7 @@ from db.catalog.records import (
     BackgroundItem,
     CatalogPaper,
     CatalogStats,
+    ImportPlan,
     ImportReport,
     ListedEntry,
     _audit_entry,
@@ -131,6 +132,29 @@ class PapersMixin(CatalogBase):
         if removed:
             log.debug("removed %d papers no longer in the list", len(removed))
         return removed
+
+    @storage_errors
+    def plan_import(
+        self,
+        entries: Iterable[ListedEntry],
+        actor: str,
+        now: datetime,
+        withdrawn: Collection[str] = (),
+    ) -> ImportPlan:
+        """What `import_entries` then `remove_imported` would do with `entries`: both run in
+        one transaction that is rolled back, so the plan is exactly what an import does."""
+        entries = list(entries)
+        plan: ImportPlan | None = None
+        try:
+            with self._write():
+                report = self.import_entries(entries, actor, now)
+                keys = {str(e.key or "").strip() for e in entries}
+                plan = ImportPlan(report, self.remove_imported(keys, actor, now, withdrawn))
+                raise _RollBack
+        except _RollBack:
+            pass
+        assert plan is not None
+        return plan
 
     @storage_errors
     def set_entry_text(
@@ -258,3 +282,7 @@ class PapersMixin(CatalogBase):
             )
             for r in rows
         ]
+
+
+class _RollBack(Exception):
+    """Leaves a transaction that only worked something out."""

@@ -174,6 +174,14 @@ class ImportReport:
 
 
 @dataclass
+class ImportPlan:
+    """What importing a list would do, worked out and written nowhere."""
+
+    report: ImportReport
+    removed: list[str] = field(default_factory=list)  # keys that would leave the catalog
+
+
+@dataclass
 class SearchHit:
     paper: CatalogPaper
     score: float  # higher is better (negated bm25); 0 for an id lookup or a browse

@@ -12,7 +12,7 @@ from bot.app import catalog_key
 from bot.settings import ConfigError, load_settings
 from feeds.errors import IdentifierError
 from tests.bot.cli_helpers import Cli
-from tests.lists import SEED_LIST
+from tests.lists import LIST_2022, SEED_LIST
 
 
 @pytest.mark.parametrize(
@@ -181,3 +181,26 @@ def test_a_paper_listed_twice_is_named_and_an_unchanged_list_changes_nothing(cli
     assert "0 added, 0 updated, 2 unchanged, 0 removed" in again.stdout
     shown = json.loads(cli("show", "1912.02292", "--json").stdout)
     assert shown["section"] == "Theory"
+
+
+def test_an_import_that_would_empty_the_catalog_asks_first(
+    cli: Cli, shared: Callable[[str], Path]
+) -> None:
+    """Importing another list used to remove the seed's papers without a word."""
+    cli.configure()
+    cli("import-awesome", str(shared(SEED_LIST)))
+    other = str(shared(LIST_2022))
+    refused = cli("import-awesome", other, check=False)
+    assert refused.returncode == 2 and refused.stdout == ""
+    line = refused.stderr.strip()
+    assert "importing it would remove 15 papers from the catalog" in line and "\n" not in line
+    assert "--dry-run" in line and "--yes" in line
+    assert json.loads(cli("show", "1905.13655", "--json").stdout)["kind"] == "paper"  # kept
+    dry = cli("import-awesome", other, "--dry-run")
+    assert "(dry run, nothing changed)" in dry.stdout and "remove 15" in dry.stdout
+    assert dry.stdout.count("  - remove ") == 15
+    assert "(1905.13655)" in dry.stdout
+    assert json.loads(cli("show", "1905.13655", "--json").stdout)["kind"] == "paper"
+    done = cli("import-awesome", other, "--yes")
+    assert "15 removed" in done.stdout
+    assert cli("show", "1905.13655", check=False).returncode == 2  # gone now
