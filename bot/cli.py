@@ -536,7 +536,13 @@ async def _decide(settings: Settings, args: argparse.Namespace, approved: bool) 
     elif result.kind == "unchanged":
         print(f"{arxiv_id}: already {result.status}; nothing changed")
     elif approved:
-        print(f"{arxiv_id}: approved into {result.section}")
+        line = f"{arxiv_id}: approved into {result.section}"
+        if result.not_rechecked:
+            line += (
+                f"; arXiv not re-checked ({result.not_rechecked}): its entry is written from"
+                " the announced metadata"
+            )
+        print(line)
     else:
         print(f"{arxiv_id}: rejected")
     return 0

@@ -101,10 +101,21 @@ class DecideResult:
     status: str  # the candidate's status afterwards, or "listed"
     section: str | None
     added_how: str | None = None
+    # why arXiv was not asked again for an approved paper's metadata (None: it was, or
+    # there was no need); the entry is then written from what was announced
+    not_rechecked: str | None = None
 
     @property
     def changed(self) -> bool:
         return self.kind in ("approved", "rejected")
+
+
+@dataclass(frozen=True)
+class CompletedEntry:
+    """An approved paper's entry as written, and why arXiv was not re-checked, if it wasn't."""
+
+    entry: NewEntry | None
+    not_rechecked: str | None = None
 
 
 SectionTarget = Literal["candidate", "paper", "unchanged"]
@@ -235,13 +246,16 @@ class CurationMixin(ListingMixin):
                 )
             return DecideResult(arxiv_id, "unchanged", decision.status, decision.section)
         log.info("%s %s by %s (%s)", arxiv_id, decision.status, actor, how)
+        not_rechecked = None
         if approved:
-            await self.complete_entry(arxiv_id, recheck=recheck)
+            not_rechecked = (await self.complete_entry(arxiv_id, recheck=recheck)).not_rechecked
         self._note_decision()
         kind: DecideKind = "approved" if approved else "rejected"
-        return DecideResult(arxiv_id, kind, decision.status, decision.section)
+        return DecideResult(
+            arxiv_id, kind, decision.status, decision.section, not_rechecked=not_rechecked
+        )
 
-    async def complete_entry(self, arxiv_id: str, *, recheck: bool = True) -> NewEntry | None:
+    async def complete_entry(self, arxiv_id: str, *, recheck: bool = True) -> CompletedEntry:
         """Write an approved paper's entry as the maintainer would: key words, digest, venue.
 
         With `recheck`, arXiv's metadata is read again first (a paper may have been accepted
@@ -256,17 +270,19 @@ class CurationMixin(ListingMixin):
             or paper.added_how == AddedHow.IMPORT
             or not paper.section
         ):
-            return None
+            return CompletedEntry(None)
         candidate = await self.catalog.get_candidate(arxiv_id)
         title, authors = paper.title, list(paper.authors)
         abstract = paper.abstract or ""
         comment = candidate.comment if candidate else None
         journal_ref = candidate.journal_ref if candidate else None
+        not_rechecked = None
         if recheck:
             try:
                 # Bounded: the decision is taken; a slow arXiv only delays the entry's text.
                 fresh = await self.lookup_arxiv(arxiv_id, deadline=RECHECK_DEADLINE)
             except PaperbotError as exc:
+                not_rechecked = str(exc)
                 log.info(
                     "%s: arXiv not re-checked (%s); the announced metadata is used", arxiv_id, exc
                 )
@@ -282,12 +298,12 @@ class CurationMixin(ListingMixin):
             )  # fmt: skip
         except PaperbotError as exc:
             log.info("%s: entry left plain: %s", arxiv_id, exc)
-            return None
+            return CompletedEntry(None, not_rechecked)
         await self.catalog.set_entry_text(
             arxiv_id, digest=entry.digest, keywords=entry.keywords, venue=entry.venue,
             code_url=entry.code_url, actor="paperbot", now=self.clock(),
         )  # fmt: skip
-        return entry
+        return CompletedEntry(entry, not_rechecked)
 
     async def entry_preview(self, candidate: Candidate) -> str | None:
         """The exact lines approving `candidate` into its section would write (no network)."""

@@ -204,3 +204,18 @@ def test_an_import_that_would_empty_the_catalog_asks_first(
     done = cli("import-awesome", other, "--yes")
     assert "15 removed" in done.stdout
     assert cli("show", "1905.13655", check=False).returncode == 2  # gone now
+
+
+def test_an_approval_that_could_not_re_check_arxiv_says_so(
+    cli: Cli, shared: Callable[[str], Path]
+) -> None:
+    url = shared("data/arxiv-rss/rss-all-archives-2024-11-28.xml").as_uri()
+    cli.configure(f'feeds = ["{url}"]\n')  # the API at a closed port: arXiv unreachable
+    cli("import-awesome", str(shared(SEED_LIST)))
+    cli("poll", "--once")
+    (first, *_) = json.loads(cli("candidates", "--json").stdout)
+    said = cli("approve", first["arxiv_id"]).stdout.strip()
+    assert said.startswith(f"{first['arxiv_id']}: approved into ")
+    assert "; arXiv not re-checked (" in said and "written from the announced metadata" in said
+    quiet = cli("approve", first["arxiv_id"]).stdout  # already approved: nothing re-checked
+    assert "re-checked" not in quiet
