@@ -33,7 +33,9 @@ class ModelStatus:
     sections: Any
     calibration: list[tuple[float, float]]  # (share of a day flagged, score cut)
     selection: str
-    cut: float | None  # the score a paper needs now (None: budget, or no model in use)
+    # the score a paper needs: under "rate", on a day too small for its share (larger days
+    # take their best share); "threshold" the threshold; None: budget, or no model in use
+    cut: float | None
     in_use: bool
     last_error: str | None
 
