@@ -425,7 +425,7 @@ class Ranker:
         return out
 
     def _quotas(self, days: Sequence[date]) -> dict[date, int]:
-        """Each day big enough to have a best `flag_rate` share -> its size."""
+        """Each day big enough to have a best `flag_rate` share -> how many it flags."""
         counts: dict[date, int] = {}
         for day in days:
             counts[day] = counts.get(day, 0) + 1
