@@ -59,5 +59,5 @@ USER paperbot
 WORKDIR /config
 VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=20s --start-period=60s --retries=3 \
-    CMD ["paperbot", "doctor", "--quiet"]
+    CMD ["paperbot", "doctor", "--quiet", "--service"]
 CMD ["paperbot", "run"]

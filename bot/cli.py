@@ -271,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("doctor", help="check the catalog, feeds, model, list and repository settings")
     p.add_argument("--full", action="store_true", help="check every page and index (slower)")
     p.add_argument("--quiet", action="store_true", help="print only problems and warnings")
+    p.add_argument(
+        "--service", action="store_true",
+        help="also check that a running service does its jobs and polls on schedule (a"
+        " health check: the Docker image's HEALTHCHECK)",
+    )  # fmt: skip
 
     p = command("backup", help="write a consistent copy of the catalog (safe while the bot runs)")
     p.add_argument("target", type=Path, metavar="FILE", help="where to write the copy")
@@ -712,7 +717,7 @@ async def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app.doctor import diagnose
 
-    result = await diagnose(settings, full=args.full)
+    result = await diagnose(settings, full=args.full, service=args.service)
     marks = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
     for finding in result.findings:
         if args.quiet and finding.level == "ok":

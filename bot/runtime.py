@@ -13,8 +13,9 @@ from typing import Protocol
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import App, PollReport
+from bot.app import HEARTBEAT_EVERY, App, PollReport
 from bot.settings import ConfigError, Settings
 from db.catalog import (
     CatalogCorrupt,
@@ -101,6 +102,8 @@ class Worker:
 
     async def _poll(self) -> PollReport:
         async with self._poll_lock:
+            if not self.dry_run:
+                await self.app.note_poll_started()  # the health check reads it
             report = await self.app.poll(self.feeds, dry_run=self.dry_run)
             if not self.dry_run and self.app.ranker.model is None:
                 # Cold start: the first poll brings the background the model contrasts with.
@@ -108,6 +111,15 @@ class Worker:
             if self.frontend is not None and self.frontend.ready:
                 await self.frontend.after_poll(report)
             return report
+
+    async def heartbeat(self) -> None:
+        """What `paperbot doctor --service` reads: the jobs run and the catalog takes writes."""
+        async with self._job("heartbeat"):
+            await self.app.note_alive()
+
+    async def started(self) -> None:
+        async with self._job("heartbeat"):
+            await self.app.note_started()
 
     async def digest(self) -> None:
         if self.frontend is not None and self.frontend.ready:
@@ -146,6 +158,13 @@ def build_scheduler(settings: Settings, worker: Worker) -> AsyncIOScheduler:
         # and conditional GET makes it nearly free on a restart.
         scheduler.add_job(worker.poll, id="poll-on-start", **defaults)
     scheduler.add_job(worker.digest, digest_trigger, id="digest", **defaults)
+    if not worker.dry_run:
+        # First thing once started, then every minute: a health check can tell a service
+        # whose jobs run from one that waits for Discord or cannot write its catalog.
+        scheduler.add_job(worker.started, id="started", **defaults)
+        scheduler.add_job(
+            worker.heartbeat, IntervalTrigger(seconds=HEARTBEAT_EVERY), id="heartbeat", **defaults
+        )
     if not worker.dry_run:
         # A dry run writes nothing anywhere: no expiry, no retrain.
         scheduler.add_job(

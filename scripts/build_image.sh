@@ -143,7 +143,7 @@ sleep 5
 [[ $(podman inspect --format '{{.State.Running}}' "$NAME") == true ]] \
     || { podman logs "$NAME" >&2; fail "paperbot run --no-discord did not keep running"; }
 podman healthcheck run "$NAME" || { podman logs "$NAME" >&2; fail "the health check failed"; }
-podman exec "$NAME" paperbot doctor --quiet || fail "paperbot doctor --quiet inside the container"
+podman exec "$NAME" paperbot doctor --quiet --service || fail "paperbot doctor --quiet --service inside the container"
 podman exec "$NAME" test -f /data/paperbot.db || fail "no catalog on the /data volume"
 podman stop -t 20 "$NAME" >/dev/null
 code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")

@@ -12,7 +12,7 @@ from bot.app.curation import (
     catalog_key,
 )
 from bot.app.digest import DigestData
-from bot.app.health import FeedHealth, HealthAlert
+from bot.app.health import HEARTBEAT_EVERY, FeedHealth, HealthAlert
 from bot.app.learning import ModelStatus
 from bot.app.listing import (
     REMOVALS_UNASKED,
@@ -26,6 +26,7 @@ from bot.app.polling import FeedOutcome, PollReport
 from bot.app.publishing import PublishingOff, PublishResult
 
 __all__ = [
+    "HEARTBEAT_EVERY",
     "REMOVALS_UNASKED",
     "AddResult",
     "AlreadyDecided",

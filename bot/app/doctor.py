@@ -6,8 +6,12 @@ import asyncio
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.app.health import HEARTBEAT_EVERY, POLL_STARTED, WORKER_ALIVE, WORKER_STARTED
 from bot.settings import Settings
 from db.maintenance import CatalogCheck, check_catalog
 from feeds.errors import PaperbotError
@@ -84,8 +88,47 @@ def _repository_findings(d: Diagnosis, settings: Settings) -> None:
           f" on {settings.publish.branch}")  # fmt: skip
 
 
-async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
-    """Every check; a damaged catalog is reported, never opened for writing."""
+# A heartbeat older than this many beats: the service's jobs are not running.
+STALE_BEATS = 3
+# How late a poll may start before it counts as missed: the scheduler's misfire grace
+# (bot/runtime.py) on top of the poll's own deadline.
+POLL_GRACE = timedelta(minutes=10)
+
+
+def _service_findings(
+    d: Diagnosis, settings: Settings, times: dict[str, datetime | None], now: datetime
+) -> None:
+    """Healthy means a service is running its jobs on this catalog and polls on schedule."""
+    alive, started, polled = times[WORKER_ALIVE], times[WORKER_STARTED], times[POLL_STARTED]
+    if alive is None:
+        d.add("problem", "service", "no paperbot service has run its jobs on this catalog"
+              " (its scheduler starts once Discord is reached)")  # fmt: skip
+        return
+    age = (now - alive).total_seconds()
+    if age > STALE_BEATS * HEARTBEAT_EVERY:
+        d.add("problem", "service", f"the service last checked in {age / 60:.0f} min ago"
+              f" ({alive:%Y-%m-%d %H:%M} UTC): its jobs are not running, or the catalog"
+              " takes no writes")  # fmt: skip
+        return
+    d.add("ok", "service", f"running its jobs (checked in {age:.0f} s ago)")
+    trigger = CronTrigger.from_crontab(settings.arxiv.poll_cron, timezone="UTC")
+    if polled is not None:
+        due = trigger.get_next_fire_time(None, polled)
+    elif started is not None:
+        due = started if settings.arxiv.poll_on_start else trigger.get_next_fire_time(None, started)
+    else:
+        due = None
+    grace = POLL_GRACE + timedelta(seconds=settings.arxiv.deadline)
+    if due is not None and now > due + grace:
+        d.add("problem", "poll", f"the poll due at {due:%Y-%m-%d %H:%M} UTC has not started")
+    elif polled is not None and due is not None:
+        d.add("ok", "poll", f"last poll started {polled:%Y-%m-%d %H:%M} UTC; next due"
+              f" {due:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+
+
+async def diagnose(settings: Settings, *, full: bool = False, service: bool = False) -> Diagnosis:
+    """Every check; a damaged catalog is reported, never opened for writing. With `service`,
+    also whether a running service does its jobs and polls on schedule (a health check)."""
     d = Diagnosis()
     check = await asyncio.to_thread(check_catalog, settings.database_path, full=full)
     d.catalog = check
@@ -104,6 +147,8 @@ async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
             d.add("ok", "list", f"{settings.section_guide}: describes {len(found)} section(s)")
     await asyncio.to_thread(_repository_findings, d, settings)
     if not check.ok or check.pending:
+        if service:
+            d.add("problem", "service", "the catalog cannot be used: the service cannot work")
         return d
     from bot.app.core import App  # opened only on a healthy, current catalog
 
@@ -141,6 +186,8 @@ async def diagnose(settings: Settings, *, full: bool = False) -> Diagnosis:
                     "list",
                     f"list imported from {stored.source} on {stored.imported_at:%Y-%m-%d}",
                 )
+            if service:
+                _service_findings(d, settings, await app.service_times(), datetime.now(UTC))
     except PaperbotError as exc:
         d.add("problem", "catalog", str(exc))
     return d

@@ -13,6 +13,12 @@ from feeds.models import FeedState
 
 AlertKind = Literal["failing", "stalled", "recovered"]
 
+# meta keys the running service writes, so that a health check can tell it is at work
+WORKER_STARTED = "worker_started_at"  # when its scheduler started
+WORKER_ALIVE = "worker_alive_at"  # its heartbeat, every HEARTBEAT_EVERY seconds
+POLL_STARTED = "poll_started_at"  # when its last poll began
+HEARTBEAT_EVERY = 60.0
+
 
 @dataclass(frozen=True)
 class FeedHealth:
@@ -97,6 +103,30 @@ def _with_alerted(state: FeedState, alerted: bool) -> FeedState:
 
 
 class HealthMixin(AppBase):
+    async def note_started(self) -> None:
+        """The service's scheduler started: its jobs run from now on."""
+        now = self.clock().isoformat()
+        await self.catalog.meta_set(WORKER_STARTED, now)
+        await self.catalog.meta_set(WORKER_ALIVE, now)
+
+    async def note_alive(self) -> None:
+        """The service's heartbeat: it is running its jobs and can write the catalog."""
+        await self.catalog.meta_set(WORKER_ALIVE, self.clock().isoformat())
+
+    async def note_poll_started(self) -> None:
+        await self.catalog.meta_set(POLL_STARTED, self.clock().isoformat())
+
+    async def service_times(self) -> dict[str, datetime | None]:
+        """When the service started, last checked in and last began a poll (None: never)."""
+        out: dict[str, datetime | None] = {}
+        for key in (WORKER_STARTED, WORKER_ALIVE, POLL_STARTED):
+            raw = await self.catalog.meta_get(key)
+            try:
+                out[key] = datetime.fromisoformat(raw) if raw else None
+            except ValueError:
+                out[key] = None
+        return out
+
     async def feed_health(self) -> list[FeedHealth]:
         """Every configured feed, then any other feed the catalog remembers."""
         states = {s.url: s for s in await self.catalog.feed_states()}

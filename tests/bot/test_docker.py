@@ -236,7 +236,8 @@ def test_the_dockerfile_keeps_its_promises() -> None:
     assert _instructions("VOLUME") == ['["/data"]']
     assert _instructions("WORKDIR")[-1] == "/config"  # ./paperbot.toml is /config/paperbot.toml
     health = _instructions("HEALTHCHECK")
-    assert len(health) == 1 and health[0].endswith('CMD ["paperbot", "doctor", "--quiet"]')
+    assert len(health) == 1
+    assert health[0].endswith('CMD ["paperbot", "doctor", "--quiet", "--service"]')
     assert _instructions("CMD") == ['["paperbot", "run"]']
     runs = _instructions("RUN")
     assert any("git" in r.split("install", 1)[-1] for r in runs if "apt-get install" in r)

@@ -96,3 +96,54 @@ print("held", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
 """
+
+
+def test_healthy_means_the_service_runs_its_jobs_and_polls_on_schedule(
+    cli: Cli, shared: Callable[[str], Path]
+) -> None:
+    """`doctor --service` (the image's HEALTHCHECK) used to say healthy while nothing ran."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.settings import load_settings
+    from db.catalog import Catalog
+
+    cli.configure('poll_cron = "0 6 * * *"\n[model]\nenabled = false\n')
+    cli("import-awesome", str(shared("seeds/000_94920e77fcbe4d6f.txt")))
+
+    def service() -> tuple[int, str]:
+        result = cli("doctor", "--quiet", "--service", check=False)
+        return result.returncode, result.stdout
+
+    code, out = service()  # a catalog no service has worked on
+    assert code == 1 and "no paperbot service has run its jobs on this catalog" in out
+
+    settings = load_settings(cli.config, env={})
+
+    async def a_minute_of_service() -> None:
+        app = await App.open(settings)
+        try:
+            worker = Worker(app)
+            await worker.started()  # what the scheduler runs first, then every minute
+            await worker.heartbeat()
+        finally:
+            await app.close()
+
+    asyncio.run(a_minute_of_service())
+    code, out = service()
+    assert code == 0 and "PROBLEM" not in out, out
+
+    catalog = Catalog(settings.database_path)
+    try:
+        now = datetime.now(UTC)
+        catalog.meta_set("worker_alive_at", (now - timedelta(minutes=10)).isoformat())
+        code, out = service()  # the jobs stopped (Discord gone, scheduler stuck, disk read-only)
+        assert code == 1 and "the service last checked in 10 min ago" in out
+        catalog.meta_set("worker_alive_at", now.isoformat())
+        catalog.meta_set("poll_started_at", (now - timedelta(days=2)).isoformat())
+        code, out = service()  # alive, but yesterday's 06:00 poll never started
+        assert code == 1 and "has not started" in out
+        catalog.meta_set("poll_started_at", now.isoformat())
+        assert service()[0] == 0
+    finally:
+        catalog.close()
+    assert cli("doctor", "--quiet").returncode == 0  # without --service: the catalog alone
