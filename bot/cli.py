@@ -453,7 +453,7 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         )
     async with await _app(settings) as app:
         section = await app.resolve_section(args.section)
-        result = await app.catalog.search(
+        result = await app.search(
             args.query,
             section=section,
             year_from=year_from,
@@ -501,11 +501,11 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    key = catalog_key(args.id)
+    catalog_key(args.id)  # a mistyped id is refused before the catalog is opened
     async with await _app(settings) as app:
-        paper = await app.catalog.get_paper(key)
-        candidate = None if paper else await app.catalog.get_candidate(key)
-    record = paper or candidate
+        found = await app.find(args.id)
+    paper = found.paper
+    record = paper or found.candidate
     if record is None:
         raise PaperbotError(f"{args.id}: not in the catalog and not a candidate")
     if args.json:
@@ -564,7 +564,7 @@ async def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
     async with await _app(settings) as app:
         statuses = [CandidateStatus(s) for s in args.status] if args.status else None
-        rows = await app.catalog.candidates(status=statuses)
+        rows = await app.candidates(statuses)
     if args.json:
         _print_json(rows)
         return 0

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.app.listing import ListContext, ListingMixin
 from bot.app.voting import judge
 from db.awesome import NewEntry, entry_key, match_section
-from db.catalog import Candidate, CatalogPaper, Tally
+from db.catalog import Candidate, CandidateStatus, CatalogPaper, SearchPage, Tally
 from db.entries import compose_entry, preview_entry
 from db.types import AddedHow, VoteChoice
 from feeds.errors import FeedError, IdentifierError, PaperbotError
@@ -131,9 +131,55 @@ class SectionChange:
 NameOf = Callable[[str], Awaitable[str]]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a person asked for by id: a catalog paper, else a candidate with its votes
+    (all None: neither)."""
+
+    paper: CatalogPaper | None = None
+    candidate: Candidate | None = None
+    tally: Tally | None = None
+
+
 class CurationMixin(ListingMixin):
     _decisions_since_retrain: int = 0
     _previews: dict[tuple[object, ...], str | None]
+
+    # -- looking things up -----------------------------------------------------------------
+
+    async def find(self, text: str) -> Found:
+        """A catalog paper or, failing that, a candidate, by arXiv id, URL or catalog key."""
+        key = catalog_key(text)
+        paper = await self.catalog.get_paper(key)
+        if paper is not None:
+            return Found(paper=paper)
+        candidate = await self.catalog.get_candidate(key)
+        if candidate is None:
+            return Found()
+        return Found(candidate=candidate, tally=await self.catalog.tally(candidate.arxiv_id))
+
+    async def search(
+        self,
+        query: str,
+        *,
+        section: str | None = None,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchPage:
+        """The catalog's papers matching `query` and the filters, best first."""
+        return await self.catalog.search(
+            query, section=section, year_from=year_from, year_to=year_to, author=author,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+
+    async def candidates(
+        self, status: CandidateStatus | Sequence[CandidateStatus] | None = None
+    ) -> list[Candidate]:
+        """Candidates, newest first; `status` one or several."""
+        return await self.catalog.candidates(status=status)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import App, catalog_key
+from bot.app import App
 from bot.discord.embeds import (
     COLOUR_OPEN,
     FIELD_VALUE_LIMIT,
@@ -153,7 +153,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
     async def search_embed(
         self, query: str, filters: SearchFilters, page: int
     ) -> tuple[discord.Embed, int]:
-        result = await self.catalog.search(
+        result = await self.app.search(
             query,
             section=filters.section,
             year_from=filters.year_from,
@@ -224,8 +224,8 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
     @app_commands.describe(id="arXiv id or URL")
     async def show(self, interaction: discord.Interaction, id: str) -> None:
         await interaction.response.defer(thinking=True)
-        key = catalog_key(id[:300])
-        paper = await self.catalog.get_paper(key)
+        found = await self.app.find(id[:300])
+        paper = found.paper
         if paper is not None:
             embed = discord.Embed(
                 title=truncate(" ".join(paper.title.split()), 256),
@@ -242,11 +242,11 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
                 embed.add_field(name="Code", value=truncate(paper.code_url, 500), inline=False)
             await interaction.followup.send(embed=fit_embed(embed))
             return
-        candidate = await self.catalog.get_candidate(key)
-        if candidate is None:
+        if found.candidate is None:
             raise PaperbotError(f"{truncate(id, 80)} is neither in the catalog nor a candidate")
-        tally = await self.catalog.tally(candidate.arxiv_id)
-        await interaction.followup.send(embed=candidate_embed(view_of(candidate, tally)))
+        await interaction.followup.send(
+            embed=candidate_embed(view_of(found.candidate, found.tally))
+        )
 
     @app_commands.command(
         name="recent", description="The papers added to the catalog most recently"
