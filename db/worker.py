@@ -131,7 +131,7 @@ class AsyncCatalog:
     # papers, audit, background
     import_entries = on_thread(Catalog.import_entries)
     remove_imported = on_thread(Catalog.remove_imported)
-    plan_import = on_thread(Catalog.plan_import)
+    apply_import = on_thread(Catalog.apply_import)
     set_entry_text = on_thread(Catalog.set_entry_text)
     get_paper = on_thread(Catalog.get_paper)
     papers = on_thread(Catalog.papers)

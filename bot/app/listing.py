@@ -229,23 +229,16 @@ class ListingMixin(AppBase):
             + f"; the catalog keeps the first, in {same[0].section}"
             for key, same in twice.items()
         ]
-        plan = await self.catalog.plan_import(
-            list(first.values()), actor, self.clock(), withdrawn=before
-        )
-        titles: dict[str, str] = {}
-        if plan.removed:
-            known = {p.key: p.title for p in await self.catalog.papers()}
-            titles = {key: known.get(key, key) for key in plan.removed}
+        plan = await self.catalog.apply_import(
+            list(first.values()), actor, self.clock(), withdrawn=before, dry_run=dry_run,
+            max_removals=removals_unasked,
+        )  # fmt: skip
         if dry_run:
-            return ImportResult(doc, plan.report, plan.removed, notes, True, titles)
-        if removals_unasked is not None and len(plan.removed) > removals_unasked:
-            raise TooManyRemovals(source, titles)
-        progress(
-            f"{len(doc.entries)} entries in {len(doc.sections)} sections; updating the catalog"
-        )
-        report = await self.catalog.import_entries(list(first.values()), actor, self.clock())
-        keys = {e.key for e in doc.entries}
-        removed = await self.catalog.remove_imported(keys, actor, self.clock(), withdrawn=before)
+            return ImportResult(doc, plan.report, plan.removed, notes, True, plan.titles)
+        if not plan.applied:
+            raise TooManyRemovals(source, plan.titles)
+        report, removed = plan.report, plan.removed
+        progress(f"{len(doc.entries)} entries in {len(doc.sections)} sections; catalog updated")
         await self.catalog.save_list(text, source, self.clock())
         context = await self.list_context()
         if context is not None:
@@ -267,7 +260,7 @@ class ListingMixin(AppBase):
             "imported %s: %d entries, %d added, %d updated, %d removed", source,
             len(doc.entries), len(report.added), len(report.updated), len(removed),
         )  # fmt: skip
-        return ImportResult(doc, report, removed, notes, False, titles)
+        return ImportResult(doc, report, removed, notes, False, plan.titles)
 
     async def export_list(self, readme: Path | None = None) -> ExportResult:
         """The list with approved papers not yet in it inserted where the maintainer would.

@@ -134,23 +134,31 @@ class PapersMixin(CatalogBase):
         return removed
 
     @storage_errors
-    def plan_import(
+    def apply_import(
         self,
         entries: Iterable[ListedEntry],
         actor: str,
         now: datetime,
         withdrawn: Collection[str] = (),
+        *,
+        dry_run: bool = False,
+        max_removals: int | None = None,
     ) -> ImportPlan:
-        """What `import_entries` then `remove_imported` would do with `entries`: both run in
-        one transaction that is rolled back, so the plan is exactly what an import does."""
+        """`import_entries` then `remove_imported`, in one transaction: kept, or rolled back
+        (`applied` false) for a `dry_run` or when more than `max_removals` papers would go.
+        Either way the plan says exactly what the import does."""
         entries = list(entries)
         plan: ImportPlan | None = None
         try:
             with self._write():
+                titles = {r["key"]: r["title"] for r in self._all("SELECT key, title FROM papers")}
                 report = self.import_entries(entries, actor, now)
                 keys = {str(e.key or "").strip() for e in entries}
-                plan = ImportPlan(report, self.remove_imported(keys, actor, now, withdrawn))
-                raise _RollBack
+                removed = self.remove_imported(keys, actor, now, withdrawn)
+                applied = not dry_run and (max_removals is None or len(removed) <= max_removals)
+                plan = ImportPlan(report, removed, {k: titles.get(k, k) for k in removed}, applied)
+                if not applied:
+                    raise _RollBack
         except _RollBack:
             pass
         assert plan is not None

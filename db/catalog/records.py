@@ -175,10 +175,12 @@ class ImportReport:
 
 @dataclass
 class ImportPlan:
-    """What importing a list would do, worked out and written nowhere."""
+    """What importing a list does (or would do, when it was not applied)."""
 
     report: ImportReport
-    removed: list[str] = field(default_factory=list)  # keys that would leave the catalog
+    removed: list[str] = field(default_factory=list)  # keys that leave the catalog
+    titles: dict[str, str] = field(default_factory=dict)  # the removed papers' titles
+    applied: bool = False  # written (else rolled back: a dry run, or too many removals)
 
 
 @dataclass

@@ -123,7 +123,7 @@ def test_import_says_what_it_is_doing_and_refuses_a_file_too_big_to_be_a_list(
     cli.configure(model=True)
     out = cli("import-awesome", str(shared(SEED_LIST)))
     said = out.stderr.splitlines()
-    assert said[0] == "34 entries in 5 sections; updating the catalog"
+    assert said[0] == "34 entries in 5 sections; catalog updated"
     assert "the list changed: training the relevance model on it" in said
     assert any(line.startswith("model v1 trained on ") for line in said)
     again = cli("import-awesome", str(shared(SEED_LIST)))  # unchanged: nothing to train

@@ -556,3 +556,19 @@ def test_a_reopened_catalog_reads_everything_back_aware(path: Path) -> None:
         for value in (candidate.created_at, candidate.posted_at, candidate.announced):
             assert value is not None and value.tzinfo is not None
         assert candidate.created_at == datetime(2024, 11, 28, 12, tzinfo=UTC)
+
+
+def test_an_import_is_one_transaction_kept_or_rolled_back(cat: Catalog) -> None:
+    cat.import_entries(ENTRIES, "m", T0)
+    new = Listed(key="2008.08186", arxiv_id="2008.08186", title="Neural Collapse", section="NC")
+    # the new list drops both papers: more removals than allowed, so nothing happens at all
+    refused = cat.apply_import([new], "m", T0, max_removals=1)
+    assert not refused.applied and refused.report.added == ["2008.08186"]
+    assert sorted(refused.removed) == sorted(e.key for e in ENTRIES)
+    assert refused.titles["openreview:H1gBsgBYwH"].startswith("Generalization of Two-layer")
+    assert cat.get_paper("2008.08186") is None and cat.get_paper("1912.02292") is not None
+    dry = cat.apply_import([new], "m", T0, dry_run=True)
+    assert not dry.applied and cat.get_paper("2008.08186") is None
+    done = cat.apply_import([new], "m", T0, max_removals=2)
+    assert done.applied and sorted(done.removed) == sorted(refused.removed)
+    assert cat.get_paper("2008.08186") is not None and cat.get_paper("1912.02292") is None
