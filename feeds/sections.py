@@ -78,23 +78,16 @@ class SectionClassifier:
         if len(sections) == 1 or not len(columns):
             n = len(sections)
             return cls(sections, columns[:0], np.zeros((n, 0)), np.zeros(n))
-        scale = None
+        scale = np.ones(len(columns), dtype=np.float32)
         if idf is not None:
             n_rows = rows.shape[0]
             own = np.log((1.0 + n_rows) / (1.0 + df[columns])) + 1.0
             scale = (own / np.asarray(idf, dtype=np.float64)[columns]).astype(np.float32)
-        probe = cls(
-            sections,
-            columns,
-            np.zeros((len(sections), len(columns))),
-            np.zeros(len(sections)),
-            scale,
-        )
         from sklearn.linear_model import LogisticRegression
 
         target = np.array([sections.index(label) for label in labels], dtype=np.int64)
         clf = LogisticRegression(C=C, class_weight="balanced", max_iter=1000)
-        clf.fit(probe._read(rows), target)
+        clf.fit(_reweighed(rows, columns, scale), target)
         if len(sections) == 2:  # scikit-learn keeps one row for two classes
             coef = np.vstack([-clf.coef_[0], clf.coef_[0]]) / 2
             intercept = np.array([-clf.intercept_[0], clf.intercept_[0]]) / 2
@@ -102,24 +95,12 @@ class SectionClassifier:
             coef, intercept = clf.coef_, clf.intercept_
         return cls(sections, columns, coef, intercept, scale)
 
-    def _read(self, rows: sp.csr_matrix) -> sp.csr_matrix:
-        """The columns it weighs, re-weighed and l2-normalised."""
-        # in place on the one copy the column selection makes (a catalog's rows are tens of MB)
-        picked = sp.csr_matrix(rows[:, self.columns], dtype=np.float32)
-        picked.data *= self.scale[picked.indices]
-        lengths = np.diff(picked.indptr)
-        squares = np.concatenate([[0.0], np.cumsum(picked.data.astype(np.float64) ** 2)])
-        norms = np.sqrt(squares[picked.indptr[1:]] - squares[picked.indptr[:-1]])
-        norms[norms == 0] = 1.0
-        picked.data /= np.repeat(norms, lengths).astype(np.float32)
-        return picked
-
     def probabilities(self, rows: sp.csr_matrix) -> np.ndarray:
         """(rows, sections) probabilities, each row summing to 1."""
         n = rows.shape[0]
         if not len(self.columns):
             return np.full((n, len(self.sections)), 1.0 / len(self.sections))
-        # `_read` without its copy: the weights and squared scales spread to every column
+        # `_reweighed` without its copy: the weights and squared scales spread to every column
         width = rows.shape[1]
         if self._full is None or self._full[0].shape[0] != width:
             weights = np.zeros((width, len(self.sections)), dtype=np.float32)
@@ -160,3 +141,16 @@ class SectionClassifier:
         if len(columns) and (columns.min() < 0 or columns.max() >= width):
             raise ValueError("section classifier columns outside the vocabulary")
         return cls(sections, columns, arrays["sc_coef"], arrays["sc_intercept"], arrays["sc_scale"])
+
+
+def _reweighed(rows: sp.csr_matrix, columns: np.ndarray, scale: np.ndarray) -> sp.csr_matrix:
+    """`rows`' `columns`, each times its `scale`, l2-normalised: what the regression reads."""
+    # in place on the one copy the column selection makes (a catalog's rows are tens of MB)
+    picked = sp.csr_matrix(rows[:, columns], dtype=np.float32)
+    picked.data *= scale[picked.indices]
+    lengths = np.diff(picked.indptr)
+    squares = np.concatenate([[0.0], np.cumsum(picked.data.astype(np.float64) ** 2)])
+    norms = np.sqrt(squares[picked.indptr[1:]] - squares[picked.indptr[:-1]])
+    norms[norms == 0] = 1.0
+    picked.data /= np.repeat(norms, lengths).astype(np.float32)
+    return picked
