@@ -556,7 +556,7 @@ def run_evaluation(
                 [e.section in (m.section, m.runner_up) for m, e in zip(held_m, held, strict=True)],
             )
             if name == COLD and f == 0:
-                day_results = [_rank_day(ranker, model, day) for day in feed_days]
+                day_results = [_rank_day(ranker, day) for day in feed_days]
             if name == COLD:
                 for signal, variant in signals.items():
                     vr = Ranker(
@@ -641,7 +641,8 @@ def _feed_days(files: Sequence[Path]) -> list[tuple[str, list[Paper]]]:
     announcements only), as a poll would rank them; JSON Lines files are not feeds."""
     days: list[tuple[str, list[Paper]]] = []
     for path in files:
-        head = Path(path).read_bytes()[:2]
+        with Path(path).open("rb") as f:
+            head = f.read(2)
         if head == b"\x1f\x8b" or head[:1] == b"{":
             continue
         by_day: dict[str, list[Paper]] = {}
@@ -662,9 +663,9 @@ def _feed_days(files: Sequence[Path]) -> list[tuple[str, list[Paper]]]:
     return days
 
 
-def _rank_day(ranker: Ranker, model: RelevanceModel, day: tuple[str, list[Paper]]) -> DayResult:
+def _rank_day(ranker: Ranker, day: tuple[str, list[Paper]]) -> DayResult:
     source, papers = day
-    matches = ranker.decide(papers, ranker.rules.match_many(papers), model.predict(papers))
+    matches = ranker.rank(papers)
     flagged = [p for p, m in zip(papers, matches, strict=True) if m.candidate]
     announced = papers[0].announced
     return DayResult(
