@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401  (a fixture)
+from tests.fakegithub.fixtures import fake_github  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PAPERBOT_SHARED", ROOT.parent / "shared"))
