@@ -172,6 +172,10 @@ def _check_branch(value: str) -> str:
     return value
 
 
+def _check_base(value: str) -> str:
+    return _check_branch(value) if value else ""
+
+
 def _check_inside_repo(value: str) -> str:
     path = PurePosixPath(value)
     if not value or path.is_absolute() or ".." in path.parts or value.startswith("~"):
@@ -261,6 +265,24 @@ def _is_arxiv_host(url: str) -> str | None:
 
 Snowflake = Annotated[int, BeforeValidator(_digits_to_int), AfterValidator(_check_snowflake)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+def _check_optional_cron(value: str) -> str:
+    return _check_cron(value) if value.strip() else ""
+
+
+def _check_github_repo(value: str) -> str:
+    if not value.strip():
+        return ""
+    from bot.forge import check_repo_name
+
+    try:
+        return check_repo_name(value)
+    except ValueError as exc:
+        raise _fail(f'{exc} (the list\'s repository on GitHub, e.g. "owner/awesome-list")') from exc
+
+
+OptionalCron = Annotated[str, AfterValidator(_check_optional_cron)]
 Days = Annotated[int, _between(1, 3650)]
 
 
@@ -376,11 +398,22 @@ class PublishSettings(_Table):
     author_email: Annotated[str, AfterValidator(_check_email)] = "paperbot@example.org"
     remote: str = ""  # a remote name or URL; empty: none
     push: bool = False
+    # The pull request on GitHub: owner/name; empty: no pull request (commits only).
+    github_repo: Annotated[str, AfterValidator(_check_github_repo)] = ""
+    base: Annotated[str, AfterValidator(_check_base)] = ""  # empty: the repository's default
+    cron: OptionalCron = ""  # publish on a schedule; empty: by hand (CLI, /paper publish)
+    sync_cron: OptionalCron = ""  # follow the list's repository; empty: by hand (`sync`)
 
     @model_validator(mode="after")
     def _push_needs_remote(self) -> PublishSettings:
         if self.push and not self.remote.strip():
             raise _fail("needs [publish] remote to push to", key="push")
+        for key in ("github_repo", "sync_cron"):
+            if getattr(self, key) and not self.remote.strip():
+                raise _fail("needs [publish] remote: the list's repository to follow", key=key)
+        if (self.github_repo or self.sync_cron or self.cron) and not self.repo.strip():
+            key = "github_repo" if self.github_repo else "sync_cron" if self.sync_cron else "cron"
+            raise _fail("needs [publish] repo: a local clone of the list", key=key)
         return self
 
 
@@ -436,6 +469,8 @@ class Settings(BaseModel):
     discord_token: SecretStr | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    github_token: SecretStr | None = None
+    github_api_base: str | None = None
 
     @property
     def token(self) -> str | None:
@@ -742,6 +777,14 @@ def _read_toml(candidate: Path) -> dict[str, Any]:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
+def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
+    """A token from the environment (unset or empty: None), never shown in an error."""
+    value = env.get(name) or None
+    if value is not None and (value != value.strip() or any(c.isspace() for c in value)):
+        raise ConfigError(f"{name}: contains spaces or line breaks (value not shown)")
+    return SecretStr(value) if value is not None else None
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the config file (explicit path, $PAPERBOT_CONFIG, ./paperbot.toml, or none),
     then the environment over it (PAPERBOT_<TABLE>__<KEY>, DISCORD_TOKEN, ...), and check
@@ -800,10 +843,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     else:
         settings.data_dir_source = choice.source
 
-    token = env.get("DISCORD_TOKEN") or None
-    if token is not None and (token != token.strip() or any(c.isspace() for c in token)):
-        raise ConfigError("DISCORD_TOKEN: contains spaces or line breaks (value not shown)")
-    settings.discord_token = SecretStr(token) if token is not None else None
+    settings.discord_token = _secret(env, "DISCORD_TOKEN")
     if env.get("DISCORD_API_BASE"):
         settings.discord_api_base = _check_endpoint(
             "DISCORD_API_BASE", env["DISCORD_API_BASE"], ("http", "https")
@@ -811,6 +851,11 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     if env.get("DISCORD_GATEWAY_URL"):
         settings.discord_gateway_url = _check_endpoint(
             "DISCORD_GATEWAY_URL", env["DISCORD_GATEWAY_URL"], ("ws", "wss", "http", "https")
+        )
+    settings.github_token = _secret(env, "GITHUB_TOKEN")
+    if env.get("GITHUB_API_BASE"):
+        settings.github_api_base = _check_endpoint(
+            "GITHUB_API_BASE", env["GITHUB_API_BASE"], ("http", "https")
         )
     logger.debug("settings from %s; %s", source, settings.data_dir_description)
     return settings

@@ -191,6 +191,10 @@ BAD_TOML: dict[tuple[str, str], str] = {
     ("publish", "author_email"): '"nobody"',
     ("publish", "remote"): "7",
     ("publish", "push"): "true",  # without a remote
+    ("publish", "github_repo"): '"just-a-name"',
+    ("publish", "base"): '"two words"',
+    ("publish", "cron"): '"every evening"',
+    ("publish", "sync_cron"): '"*/30 * * *"',
     ("logging", "level"): '"LOUD"',
 }
 # The same as environment strings; free-form text keys have no bad string.
@@ -241,6 +245,10 @@ BAD_ENV: dict[tuple[str, str], str] = {
     ("publish", "author_name"): " ",
     ("publish", "author_email"): "nobody",
     ("publish", "push"): "true",
+    ("publish", "github_repo"): "owner/name/extra",
+    ("publish", "base"): "a..b",
+    ("publish", "cron"): "61 * * * *",
+    ("publish", "sync_cron"): "daily",
     ("logging", "level"): "loud",
 }
 FREE_TEXT = {
@@ -436,6 +444,10 @@ def test_discord_endpoints_are_checked(elsewhere: Path) -> None:
         load_settings(env={"DISCORD_GATEWAY_URL": "gateway.local"})
     with pytest.raises(ConfigError, match="DISCORD_API_BASE: must be"):
         load_settings(env={"DISCORD_API_BASE": "ftp://x"})
+    with pytest.raises(ConfigError, match="GITHUB_API_BASE: must be"):
+        load_settings(env={"GITHUB_API_BASE": "api.github.local"})
+    settings = load_settings(env={"GITHUB_API_BASE": "http://127.0.0.1:8/api/v3"})
+    assert settings.github_api_base == "http://127.0.0.1:8/api/v3"
 
 
 # -- the token is a secret ---------------------------------------------------------------------
@@ -459,11 +471,20 @@ def test_the_token_never_prints(elsewhere: Path) -> None:
     assert TOKEN not in repr(settings)
 
 
-def test_a_bad_token_is_refused_without_showing_it(elsewhere: Path) -> None:
+@pytest.mark.parametrize("variable", ["DISCORD_TOKEN", "GITHUB_TOKEN"])
+def test_a_bad_token_is_refused_without_showing_it(elsewhere: Path, variable: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings(env={"DISCORD_TOKEN": TOKEN + "\n" + TOKEN})
-    assert "DISCORD_TOKEN" in str(caught.value)
+        load_settings(env={variable: TOKEN + "\n" + TOKEN})
+    assert str(caught.value) == f"{variable}: contains spaces or line breaks (value not shown)"
     assert TOKEN not in str(caught.value)
+
+
+def test_the_github_token_never_prints(elsewhere: Path) -> None:
+    settings = load_settings(env={"GITHUB_TOKEN": TOKEN})
+    assert settings.github_token is not None
+    assert settings.github_token.get_secret_value() == TOKEN
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert TOKEN not in shown
 
 
 def test_the_token_is_never_in_a_config_error(tmp_path: Path) -> None:
