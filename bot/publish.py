@@ -106,6 +106,8 @@ class PublishReport:
     created: bool = False  # the branch did not exist and was (would be) created
     fast_forwarded: bool = False  # the branch was behind the remote and was brought level
     dry_run: bool = False
+    rebuilt: bool = False  # regenerated on the list's base branch (`rebuild`)
+    kept: bool = False  # `rebuild` found the remote branch already right and left it
 
     @property
     def tip(self) -> str:
@@ -575,3 +577,187 @@ def publish(
         ", pushed" if pushed else "",
     )
     return done
+
+
+# -- following the list's repository: the branch regenerated on the upstream head ------------
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The list's repository as last fetched: the base branch and paperbot's branch."""
+
+    base: str  # the base branch's name, e.g. "master"
+    tip: str  # its commit
+    readme: str  # the README's text there, exactly as stored
+    branch_tip: str | None  # the remote's copy of paperbot's branch; None: not there
+
+
+def fetch_upstream(config: PublishConfig, base: str) -> Upstream:
+    """Fetch the base branch (empty: the remote's default, its HEAD) and paperbot's branch
+    from the remote, and read the README at the base's tip. Only remote-tracking refs move."""
+    if config.remote is None:
+        raise PublishError(config.repo, "following the list needs [publish] remote")
+    _check_config(config, ())
+    env = _environment(config)
+    git = _open(config, env)
+    _check_branch(git, config.branch)
+    remote = config.remote
+    if git.run("remote", "get-url", remote, check=False).returncode != 0:
+        raise PublishError(git.repo, f"no remote named {remote!r}")
+    branch_ref = f"refs/remotes/{remote}/{config.branch}"
+    listed = git.run("ls-remote", "--symref", remote, "HEAD", "refs/heads/*", check=False)
+    if listed.returncode != 0:
+        raise PublishError(git.repo, f"cannot reach {remote}: {_one_line(listed.stderr)}")
+    heads: set[str] = set()
+    for line in listed.text.splitlines():
+        if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD") and not base:
+            base = line.removeprefix("ref: refs/heads/").rsplit("\t", 1)[0]
+        elif "\t" in line:
+            heads.add(line.split("\t", 1)[1])
+    if not base:
+        raise PublishError(git.repo, f"{remote} names no default branch; set [publish] base")
+    if f"refs/heads/{base}" not in heads:
+        raise PublishError(git.repo, f"{remote} has no branch {base}")
+    base_ref = f"refs/remotes/{remote}/{base}"
+    specs = [f"+refs/heads/{base}:{base_ref}"]
+    if f"refs/heads/{config.branch}" in heads:
+        specs.append(f"+refs/heads/{config.branch}:{branch_ref}")
+    else:
+        # Deleted upstream (or never pushed): forget the stale copy, the lease needs it.
+        git.run("update-ref", "-d", branch_ref, check=False)
+    git.run("fetch", "--quiet", "--no-tags", "--no-recurse-submodules", remote, *specs)
+    tip = git.sha(base_ref)
+    if tip is None:
+        raise PublishError(git.repo, f"{remote}/{base} has not been fetched yet")
+    readme = _read_readme(git, config, tip)
+    return Upstream(base, tip, readme.text, git.sha(branch_ref))
+
+
+def rebuild(
+    config: PublishConfig, upstream: Upstream, changes: Sequence[Change], *, dry_run: bool = False
+) -> PublishReport:
+    """paperbot's branch as the upstream base plus one commit per change it still needs,
+    force-pushed with a lease when it differs from the remote's copy.
+
+    Never a merge, never a conflict: the commits are regenerated on the base's tip from the
+    changes (a paper the README has now is `unchanged`). A remote branch that already is
+    that (based on the tip, the same README) is kept as it is, so a rerun pushes nothing.
+    The push leases the remote branch at what was fetched: a branch someone else moved
+    meanwhile is not overwritten (the push is refused, one line, and the next run redoes it).
+    """
+    if config.remote is None:
+        raise PublishError(config.repo, "following the list needs [publish] remote")
+    _check_config(config, changes)
+    env = _environment(config)
+    git = _open(config, env)
+    ref = _check_branch(git, config.branch)
+    head = git.run("symbolic-ref", "--quiet", "HEAD", check=False)
+    if head.returncode == 0 and head.text == ref:
+        raise PublishError(
+            git.repo, f"branch {config.branch} is checked out; check out {upstream.base} instead"
+        )
+    readme = _read_readme(git, config, upstream.tip)
+    commits: list[Commit] = []
+    unchanged: list[str] = []
+    planned: list[tuple[Change, str, str]] = []  # change, message, README after it
+    text = upstream.readme
+    for change in changes:
+        try:
+            new_text = change.apply(text)
+        except Exception as exc:
+            raise PublishError(
+                config.repo, f"{change.key}: {type(exc).__name__}: {_clip(str(exc))}"
+            ) from exc
+        if new_text == text:
+            unchanged.append(change.key)
+            continue
+        text = new_text
+        planned.append((change, _subject_and_body(change.message), new_text))
+
+    def report(pushed: bool, kept: bool) -> PublishReport:
+        return PublishReport(
+            repo=config.repo,
+            branch=config.branch,
+            base=upstream.tip,
+            commits=tuple(commits),
+            unchanged=tuple(unchanged),
+            pushed=pushed,
+            remote=config.remote,
+            created=upstream.branch_tip is None,
+            dry_run=dry_run,
+            rebuilt=True,
+            kept=kept,
+        )
+
+    remote_tip = upstream.branch_tip
+    if remote_tip is not None and planned and _same_branch(git, config, upstream, remote_tip, text):
+        keys = _branch_keys(git, upstream.tip, remote_tip)
+        if keys == [c.key for c, _, _ in planned]:
+            commits = [Commit(None, c.key, m) for c, m, _ in planned]
+            return report(False, True)
+    if dry_run or not planned:
+        commits = [Commit(None, c.key, m) for c, m, _ in planned]
+        return report(False, False)
+
+    scratch_ref = "refs/paperbot/rebuild"
+    git.run("update-ref", "-d", scratch_ref, check=False)
+    branch = _Branch(git, scratch_ref, None, checked_out=False)
+    branch.advance(upstream.tip, f"rebuild {config.branch} on {upstream.base}")
+    with tempfile.TemporaryDirectory(prefix="paperbot-publish-") as scratch:
+        index_env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        git.run("read-tree", upstream.tip, extra_env=index_env)
+        for change, message, new_text in planned:
+            body = f"{message}\n\nPaperbot-Paper: {change.key}"
+            sha = _commit(git, branch, config.readme, readme.mode, new_text, body, index_env)
+            commits.append(Commit(sha, change.key, message))
+    tip = branch.tip
+    assert tip is not None
+    lease = f"--force-with-lease=refs/heads/{config.branch}:{remote_tip or ''}"
+    result = git.run(
+        "push", "--quiet", lease, config.remote, f"{tip}:refs/heads/{config.branch}", check=False
+    )
+    git.run("update-ref", "-d", scratch_ref, check=False)
+    if result.returncode != 0:
+        raise PublishError(
+            config.repo,
+            f"push to {config.remote} refused: {_one_line(result.stderr)}; the next run"
+            " rebuilds the branch",
+            report(False, False),
+        )
+    git.run("update-ref", "-m", "paperbot: rebuilt on the list's head", ref, tip)
+    git.run("update-ref", f"refs/remotes/{config.remote}/{config.branch}", tip)
+    log.info(
+        "rebuilt %s on %s/%s (%s) and pushed %s",
+        config.branch, config.remote, upstream.base, upstream.tip[:12],
+        _plural(len(commits), "commit"),
+    )  # fmt: skip
+    return report(True, False)
+
+
+def _same_branch(
+    git: _Git, config: PublishConfig, upstream: Upstream, remote_tip: str, text: str
+) -> bool:
+    """The remote branch sits on the base's tip and its README already reads `text`."""
+    parent = git.run("merge-base", "--is-ancestor", upstream.tip, remote_tip, check=False)
+    if parent.returncode != 0:
+        return False
+    try:
+        return _read_readme(git, config, remote_tip).text == text
+    except PublishError:
+        return False
+
+
+def _branch_keys(git: _Git, base: str, tip: str) -> list[str]:
+    """The papers the commits between `base` and `tip` add, oldest first (their trailers)."""
+    log_text = git.run(
+        "log", "--reverse", "--format=%(trailers:key=Paperbot-Paper,valueonly)", f"{base}..{tip}"
+    ).text
+    return [line.strip() for line in log_text.splitlines() if line.strip()]
+
+
+def branch_papers(config: PublishConfig, upstream: Upstream) -> list[str]:
+    """The papers paperbot's remote branch adds to the base, as last fetched."""
+    if upstream.branch_tip is None:
+        return []
+    git = _open(config, _environment(config))
+    return _branch_keys(git, upstream.tip, upstream.branch_tip)
