@@ -21,6 +21,7 @@ from bot.app import (
     REMOVALS_UNASKED,
     App,
     PollReport,
+    PublishResult,
     TooManyRemovals,
     catalog_key,
     read_text_file,
@@ -262,11 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print a unified diff, write nothing")
 
-    p = command("publish", help="commit approved papers to a branch of the list's repository")
+    p = command(
+        "publish",
+        help="commit approved papers to a branch of the list's repository (and open or update"
+        " its pull request when [publish] github_repo is set)",
+    )
     p.add_argument(
-        "--dry-run", action="store_true", help="say what would be committed, write nothing"
+        "--dry-run",
+        action="store_true",
+        help="say what would be committed and what the pull request would say; write nothing",
     )
     p.add_argument("--push", action="store_true", help="push the branch to [publish] remote")
+
+    p = command(
+        "sync",
+        help="follow the list's repository: fetch it, import its README when it changed, and"
+        " bring the branch and pull request level",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what changed upstream; import nothing"
+    )
 
     p = command("doctor", help="check the catalog, feeds, model, list and repository settings")
     p.add_argument("--full", action="store_true", help="check every page and index (slower)")
@@ -699,18 +715,55 @@ async def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
                 for commit in exc.report.commits:
                     print(f"{(commit.sha or '')[:12]} {commit.message}")
             raise
+    _print_publish(result)
+    return 0
+
+
+def _print_publish(result: PublishResult) -> None:
     report = result.report
     for commit in report.commits:
         sha = commit.sha[:12] if commit.sha else "would commit"
         print(f"{sha} {commit.message}")
     for reason in result.skipped:
         _stderr(f"skipped: {reason}")
-    verb = "would be committed" if report.dry_run else "committed"
-    line = f"{report.repo}: {len(report.commits)} paper(s) {verb} on {report.branch}"
-    line += f", {len(report.unchanged)} already in the README"
-    if report.pushed:
-        line += f"; pushed to {report.remote}"
+    for note in result.notes:
+        _stderr(f"warning: {note}")
+    if report.rebuilt:
+        verb = "would be" if report.dry_run else "kept" if report.kept else "pushed"
+        line = f"{report.repo}: {len(report.commits)} paper(s) on {report.branch}"
+        if report.commits:
+            line += f", {verb}" + (f" to {report.remote}" if verb != "kept" else " as it was")
+        line += f"; {len(report.unchanged)} already in the list"
+    else:
+        verb = "would be committed" if report.dry_run else "committed"
+        line = f"{report.repo}: {len(report.commits)} paper(s) {verb} on {report.branch}"
+        line += f", {len(report.unchanged)} already in the README"
+        if report.pushed:
+            line += f"; pushed to {report.remote}"
     print(line)
+    pull = result.pull
+    if pull is not None:
+        print(pull.line)
+        if report.dry_run and pull.body:
+            print()
+            print(f"title: {pull.title}")
+            print()
+            print(pull.body)
+
+
+async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _app(settings) as app:
+        result = await app.sync(dry_run=args.dry_run)
+    if result.imported:
+        print(f"{result.base} changed ({result.tip[:12]}): the catalog follows its README")
+    elif args.dry_run and (result.listed or result.removed):
+        print(f"{result.base} changed ({result.tip[:12]}); dry run: nothing imported")
+    else:
+        print(f"{result.base} ({result.tip[:12]}): the list has not changed")
+    for line in result.lines:
+        print(line)
+    if result.publish is not None and args.dry_run:
+        _print_publish(result.publish)
     return 0
 
 
@@ -790,6 +843,7 @@ COMMANDS = {
     "import-awesome": cmd_import,
     "export-awesome": cmd_export,
     "publish": cmd_publish,
+    "sync": cmd_sync,
     "doctor": cmd_doctor,
     "serve": cmd_serve,
     "backup": cmd_backup,

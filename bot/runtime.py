@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import HEARTBEAT_EVERY, App, PollReport
+from bot.app import HEARTBEAT_EVERY, App, ForgeError, PollReport, PublishError
 from bot.settings import ConfigError, Settings
 from db.catalog import (
     CatalogCorrupt,
@@ -42,6 +42,8 @@ class Frontend(Protocol):
     async def after_expire(self, expired: list[str]) -> None: ...
 
     async def post_digest(self) -> None: ...
+
+    async def tell_admins(self, lines: Sequence[str]) -> None: ...
 
 
 class Worker:
@@ -140,6 +142,39 @@ class Worker:
         async with self._job("retrain"):
             await self.app.retrain()
 
+    async def publish(self) -> None:
+        """The scheduled publish: the branch and pull request brought level; a failure is
+        one line in the log and the admin channel, and the next run tries again."""
+        if self.dry_run:
+            return
+        async with self._job("publish"):
+            try:
+                result = await self.app.publish(by_hand=False)
+            except (PublishError, ForgeError) as exc:
+                log.error("publish job: %s; the next run tries again", exc)
+                await self._tell([f"publishing failed: {exc}"])
+                return
+            pull = result.pull
+            if pull is not None and pull.action in ("opened", "updated", "closed"):
+                await self._tell([pull.line])
+
+    async def sync(self) -> None:
+        """The scheduled sync: follow the list's repository, tell the admins what changed."""
+        if self.dry_run:
+            return
+        async with self._job("sync"):
+            try:
+                result = await self.app.sync()
+            except (PublishError, ForgeError) as exc:
+                log.error("sync job: %s; the next run tries again", exc)
+                await self._tell([f"following the list failed: {exc}"])
+                return
+            await self._tell(result.lines)
+
+    async def _tell(self, lines: list[str]) -> None:
+        if lines and self.frontend is not None and self.frontend.ready:
+            await self.frontend.tell_admins(lines)
+
 
 def build_scheduler(settings: Settings, worker: Worker) -> AsyncIOScheduler:
     """The jobs, on the running loop; a late job runs once, never piled up."""
@@ -172,6 +207,11 @@ def build_scheduler(settings: Settings, worker: Worker) -> AsyncIOScheduler:
         )
         if settings.model.enabled:
             scheduler.add_job(worker.retrain, retrain_trigger, id="retrain", **defaults)
+        for job, cron in ((worker.publish, settings.publish.cron),
+                          (worker.sync, settings.publish.sync_cron)):  # fmt: skip
+            if cron:
+                trigger = CronTrigger.from_crontab(cron, timezone="UTC")
+                scheduler.add_job(job, trigger, id=job.__name__, **defaults)
     return scheduler
 
 

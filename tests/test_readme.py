@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
@@ -88,3 +89,76 @@ def test_the_evaluation_command_is_one_a_user_can_type(shared: Callable[[str], P
     for path in [args.readme, *args.background]:
         assert str(path).startswith("../shared/")
         assert shared(str(path).removeprefix("../shared/")).exists()
+
+
+def _publishing_setup() -> str:
+    section = README.split("## Publishing to the list's repository", 1)[1].split("\n## ", 1)[0]
+    return section.split("```sh", 1)[1].split("```", 1)[0]
+
+
+async def test_the_publishing_setup_typed_as_written_opens_the_pull_request(
+    tmp_path: Path, shared: Callable[[str], Path]
+) -> None:
+    from tests.bot.discord.helpers import STRONG, write_feed
+    from tests.bot.test_pull_requests import OWNER, git
+    from tests.fakegithub import FakeGitHub
+
+    block = _publishing_setup()
+    assert "git clone https://github.com/OWNER/awesome-deep-phenomena.git list-clone" in block
+    # The list on "GitHub": a bare repository holding the seed list.
+    bare = tmp_path / "awesome-deep-phenomena.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "master", str(bare))
+    seed = tmp_path / "seed"
+    git(tmp_path, "clone", "-q", str(bare), str(seed))
+    git(seed, "checkout", "-q", "-b", "master")
+    (seed / "README.md").write_bytes(shared("seeds/000_94920e77fcbe4d6f.txt").read_bytes())
+    git(seed, "add", "README.md")
+    git(seed, "commit", "-qm", "The list")
+    git(seed, "push", "-q", "origin", "master")
+    # A maintainer after the quick start: the list imported, one paper approved.
+    work = tmp_path / "work"
+    work.mkdir()
+    env = _shell(work)
+    url = write_feed(work / "feed.xml", [STRONG])
+    (work / "paperbot.toml").write_text(
+        f'[arxiv]\nfeeds = ["{url}"]\napi_base = "http://127.0.0.1:9/api"\nmin_interval = 0.0\n'
+        "retries = 0\n\n",
+        encoding="utf-8",
+    )
+    (work / "README.md").write_bytes((seed / "README.md").read_bytes())
+    before = [
+        ".venv/bin/paperbot import-awesome README.md",
+        ".venv/bin/paperbot poll --once",
+        f".venv/bin/paperbot approve {STRONG.arxiv_id} --section 'Empirical Study'",
+    ]
+    for command in before:  # before any server runs: nothing waits on this loop yet
+        subprocess.run(command, shell=True, cwd=work, env=env, check=True, timeout=120)  # noqa: ASYNC221
+
+    async with FakeGitHub() as github:
+        github.add_repo(OWNER, "awesome-deep-phenomena", git_dir=bare)
+        typed = (
+            block.replace("https://github.com/OWNER/awesome-deep-phenomena.git", str(bare))
+            .replace("OWNER", OWNER)
+            .replace("github_pat_11AAAAAA", github.token)
+        )
+        script = f"set -e\nexport GITHUB_API_BASE={github.base_url}\n{typed}"
+        proc = await asyncio.create_subprocess_exec(
+            "bash", "-c", script, cwd=work, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        assert proc.returncode == 0, err.decode()
+        pulls = github.pulls(OWNER, "awesome-deep-phenomena")
+    stdout = out.decode()
+    assert "the token may push and open pull requests into master" in stdout  # doctor
+    assert "would open a pull request: Add Double descent" in stdout
+    assert (
+        f"opened pull request #1: https://github.com/{OWNER}/awesome-deep-phenomena/pull/1"
+        in stdout
+    )
+    assert github.token not in stdout + err.decode()
+    (pull,) = pulls
+    assert pull.state == "open" and STRONG.arxiv_id in pull.body
+    assert git(bare, "log", "--format=%s", "-1", "paperbot/additions").startswith(
+        "Add Double descent"
+    )

@@ -24,7 +24,9 @@ from bot.app.listing import (
     write_text_file,
 )
 from bot.app.polling import FeedOutcome, PollReport
-from bot.app.publishing import PublishingOff, PublishResult
+from bot.app.publishing import PublishingOff, PublishResult, PullOutcome, SyncResult
+from bot.forge import ForgeError
+from bot.publish import PublishError
 
 __all__ = [
     "HEARTBEAT_EVERY",
@@ -37,15 +39,19 @@ __all__ = [
     "ExportResult",
     "FeedHealth",
     "FeedOutcome",
+    "ForgeError",
     "Found",
     "HealthAlert",
     "ImportResult",
     "ModelStatus",
     "NotACandidate",
     "PollReport",
+    "PublishError",
     "PublishResult",
     "PublishingOff",
+    "PullOutcome",
     "SectionChange",
+    "SyncResult",
     "TooManyRemovals",
     "UnknownSection",
     "catalog_key",

@@ -93,8 +93,8 @@ class CatalogOpenError(PaperbotError):
 class App(
     PollingMixin,
     CurationMixin,
-    ListingMixin,
     PublishingMixin,
+    ListingMixin,
     LearningMixin,
     HealthMixin,
     DigestMixin,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -86,6 +87,56 @@ def _repository_findings(d: Diagnosis, settings: Settings) -> None:
         return
     d.add("ok", "repository", f"{repo}: a git work tree; publishes {settings.publish.readme}"
           f" on {settings.publish.branch}")  # fmt: skip
+    remote = settings.publish.remote.strip()
+    if not remote:
+        return
+    try:
+        reached = subprocess.run(
+            ["git", "-C", str(repo), "ls-remote", "--symref", remote, "HEAD"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        d.add("problem", "repository", f"remote {remote}: git did not answer: {exc}")
+        return
+    if reached.returncode != 0:
+        said = [line for line in reached.stderr.splitlines() if line.strip()]
+        d.add("problem", "repository", f"remote {remote}: cannot be reached"
+              f" ({said[-1].strip() if said else 'no message'})")  # fmt: skip
+        return
+    d.add("ok", "repository", f"remote {remote}: reachable")
+
+
+async def _forge_findings(d: Diagnosis, settings: Settings) -> None:
+    """The pull request's host: the token is there, accepted, and may push to the list."""
+    p = settings.publish
+    if not p.github_repo:
+        return
+    from bot.forge import ForgeError, GitHub
+
+    token = settings.github_token
+    if token is None:
+        d.add("problem", "pull request", "GITHUB_TOKEN is not set: paperbot can push its branch"
+              f" but not open the pull request on {p.github_repo}")  # fmt: skip
+        return
+    forge = GitHub(p.github_repo, token.get_secret_value(), api_base=settings.github_api_base,
+                   user_agent=settings.user_agent, max_wait=0.0)  # fmt: skip
+    try:
+        repository = await forge.repository()
+        await forge.open_pull(p.branch)  # the pull requests can be read
+    except ForgeError as exc:
+        d.add("problem", "pull request", str(exc))
+        return
+    if repository.renamed_from:
+        d.add("warning", "pull request", f"{repository.renamed_from} is now"
+              f' {repository.full_name}: set [publish] github_repo = "{repository.full_name}"')  # fmt: skip
+    if not repository.can_push:
+        d.add("problem", "pull request", f"the token may read {repository.full_name} but not"
+              " push to it: it needs write access to contents and pull requests")  # fmt: skip
+        return
+    base = p.base or repository.default_branch
+    d.add("ok", "pull request", f"{repository.full_name} on GitHub: the token may push and open"
+          f" pull requests into {base}")  # fmt: skip
 
 
 # A heartbeat older than this many beats: the service's jobs are not running.
@@ -146,6 +197,7 @@ async def diagnose(settings: Settings, *, full: bool = False, service: bool = Fa
         else:
             d.add("ok", "list", f"{settings.section_guide}: describes {len(found)} section(s)")
     await asyncio.to_thread(_repository_findings, d, settings)
+    await _forge_findings(d, settings)
     if not check.ok or check.pending:
         if service:
             d.add("problem", "service", "the catalog cannot be used: the service cannot work")

@@ -349,6 +349,12 @@ class PaperBot(commands.Bot):
     async def post_digest(self) -> None:
         await self.notices.post_digest()
 
+    async def tell_admins(self, lines: Sequence[str]) -> None:
+        try:
+            await self.notices.tell_admins(lines)
+        except (discord.HTTPException, PaperbotError) as exc:
+            log.warning("could not tell the admin channel %r: %s", lines[:1], exc)
+
     # -- errors ------------------------------------------------------------------------
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import discord
 
@@ -55,6 +56,15 @@ class Notices:
         await self.app.digest_sent(data)
         log.info("digest posted (%d message(s))", len(messages))
         return len(messages)
+
+    async def tell_admins(self, lines: Sequence[str]) -> None:
+        """One message to the admin channel, a line per change (what a sync found)."""
+        if lines:
+            await self.admin_channel.send(
+                truncate("\n".join(lines), 1900),
+                allowed_mentions=discord.AllowedMentions.none(),
+                suppress_embeds=True,
+            )
 
     async def send_alerts(self) -> None:
         """The feed-health alerts the core says are due; each recorded once it is sent."""

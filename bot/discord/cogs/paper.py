@@ -360,6 +360,9 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
                  + f"; {len(report.unchanged)} already in the README."]  # fmt: skip
         lines += [f"• {escape(c.message)}" for c in report.commits[:15]]
         lines += [f"skipped: {escape(r)}" for r in result.skipped[:5]]
+        if result.pull is not None:
+            lines.append(escape(result.pull.line))
+        lines += [f"warning: {escape(n)}" for n in result.notes]
         await interaction.followup.send(truncate("\n".join(lines), 1900), ephemeral=True)
 
     @app_commands.command(name="digest", description="Curators: post the digest now")
