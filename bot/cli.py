@@ -741,6 +741,8 @@ def _print_publish(result: PublishResult) -> None:
         if report.pushed:
             line += f"; pushed to {report.remote}"
     print(line)
+    for line in result.news:
+        print(line)
     pull = result.pull
     if pull is not None:
         print(pull.line)

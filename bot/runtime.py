@@ -155,8 +155,8 @@ class Worker:
                 await self._tell([f"publishing failed: {exc}"])
                 return
             pull = result.pull
-            if pull is not None and pull.action in ("opened", "updated", "closed"):
-                await self._tell([pull.line])
+            said = [pull.line] if pull and pull.action in ("opened", "updated", "closed") else []
+            await self._tell(result.news + said)
 
     async def sync(self) -> None:
         """The scheduled sync: follow the list's repository, tell the admins what changed."""

@@ -75,6 +75,7 @@ class PublishResult:
     skipped: list[str] = field(default_factory=list)  # "id: why" for papers that cannot go in
     pull: PullOutcome | None = None  # None: no pull request configured
     notes: list[str] = field(default_factory=list)  # e.g. the repository was renamed
+    news: list[str] = field(default_factory=list)  # what became of the last pull request
 
 
 @dataclass
@@ -150,6 +151,15 @@ def _keys(text: str) -> set[str]:
 
 
 class PublishingMixin(ListingMixin):
+    _publishing: asyncio.Lock | None = None
+
+    def _publish_lock(self) -> asyncio.Lock:
+        """One publish or sync at a time in this process (a schedule and a curator's
+        /paper publish may meet): both move the same branch and the same pull request."""
+        if self._publishing is None:
+            self._publishing = asyncio.Lock()
+        return self._publishing
+
     def publishing_config(self, push: bool | None = None) -> PublishConfig:
         """The git side of publishing. Raises PublishingOff when no repository is set."""
         p = self.settings.publish
@@ -214,7 +224,8 @@ class PublishingMixin(ListingMixin):
         """
         config = self.publishing_config(push)
         if self.settings.publish.github_repo:
-            return await self._publish_pull(config, dry_run=dry_run, by_hand=by_hand)
+            async with self._publish_lock():
+                return await self._publish_pull(config, dry_run=dry_run, by_hand=by_hand)
         skipped: list[str] = []
         changes = self._changes([entry_for(x) for x in await self._approved()], skipped)
         report = await asyncio.to_thread(publish, config, changes, dry_run=dry_run)
@@ -246,6 +257,7 @@ class PublishingMixin(ListingMixin):
         upstream: Upstream | None = None,
         forge: Forge | None = None,
         notes: list[str] | None = None,
+        from_sync: bool = False,
     ) -> PublishResult:
         forge = forge or self.forge()
         assert forge is not None
@@ -255,6 +267,12 @@ class PublishingMixin(ListingMixin):
             upstream = await asyncio.to_thread(fetch_upstream, config, base)
         approved = await self._approved()
         by_key = {p.arxiv_id or p.key: p for p in approved}
+        news: list[str] = []
+        if not from_sync:
+            # A pull request merged or closed since the last run is said before a new one
+            # takes its place (sync says it otherwise).
+            listed = _keys(upstream.readme)
+            news = await self._pull_news(forge, [k for k in by_key if k in listed], dry_run=dry_run)
         skipped: list[str] = []
         changes = self._changes([entry_for(x) for x in approved], skipped)
         planned = await asyncio.to_thread(rebuild, config, upstream, changes, dry_run=True)
@@ -265,7 +283,7 @@ class PublishingMixin(ListingMixin):
                 f"waiting: the {_plural(len(keys), 'approved paper')} of the pull request closed"
                 " without merging; a new approval or a publish by hand offers them again"
             )
-            return PublishResult(planned, skipped, PullOutcome("waiting", line), notes)
+            return PublishResult(planned, skipped, PullOutcome("waiting", line), notes, news)
         report = planned
         if not dry_run:
             report = await asyncio.to_thread(rebuild, config, upstream, changes)
@@ -273,7 +291,7 @@ class PublishingMixin(ListingMixin):
         outcome = await self._settle_pull(forge, config, upstream, papers, dry_run=dry_run)
         if not dry_run and outcome.action in ("opened", "updated", "unchanged"):
             await self.catalog.meta_set(DECLINED_PAPERS, None)
-        return PublishResult(report, skipped, outcome, notes)
+        return PublishResult(report, skipped, outcome, notes, news)
 
     async def _pull_paper(self, paper: CatalogPaper) -> PullPaper:
         key = paper.arxiv_id or paper.key
@@ -377,6 +395,10 @@ class PublishingMixin(ListingMixin):
 
         Raises PublishingOff, PublishError (git), ForgeError (the host).
         """
+        async with self._publish_lock():
+            return await self._sync(dry_run=dry_run)
+
+    async def _sync(self, *, dry_run: bool) -> SyncResult:
         config = self.publishing_config()
         if config.remote is None:
             raise PublishingOff("following the list needs [publish] remote")
@@ -424,7 +446,12 @@ class PublishingMixin(ListingMixin):
         if forge is not None:
             try:
                 published = await self._publish_pull(
-                    config, dry_run=dry_run, by_hand=False, upstream=upstream, forge=forge
+                    config,
+                    dry_run=dry_run,
+                    by_hand=False,
+                    upstream=upstream,
+                    forge=forge,
+                    from_sync=True,
                 )
             except (PublishError, ForgeError) as exc:
                 result.lines.append(f"publishing failed: {exc}")
@@ -461,7 +488,9 @@ class PublishingMixin(ListingMixin):
             stay = [k for k in carried if k not in set(listed)]
             lines.append(
                 f"pull request #{pull.number} closed without merging:"
-                f" {_plural(len(stay), 'paper')} stay approved and wait for the next one"
+                f" {_plural(len(stay), 'paper')}"
+                + (" stays approved and waits" if len(stay) == 1 else " stay approved and wait")
+                + " for the next one"
             )
             if not dry_run:
                 await self.catalog.meta_set(DECLINED_PAPERS, json.dumps(stay))

@@ -464,18 +464,30 @@ async def test_a_renamed_repository_is_followed_and_said(
     assert len(github.pulls(OWNER, "awesome-phenomena")) == 1
 
 
-async def test_the_branch_deleted_upstream_is_pushed_again(
+async def test_the_branch_deleted_upstream_is_said_and_pushed_again_by_hand(
     tmp_path: Path, list_repo: ListRepo, github: FakeGitHub
 ) -> None:
     settings = make_settings(tmp_path, list_repo, github)
     async with opened(settings, list_repo) as app:
         await approve(app, tmp_path, PAPERS[0])
         await app.publish()
+        # GitHub closes a pull request whose branch is deleted: a "no" to its papers.
         git(list_repo.bare, "branch", "-D", BRANCH)
+        scheduled = await app.publish(by_hand=False)
+        assert scheduled.news == [
+            "pull request #1 closed without merging: 1 paper stays approved and waits for the"
+            " next one"
+        ]
+        assert scheduled.pull is not None and scheduled.pull.action == "waiting"
+        assert not list_repo.has_branch()
         result = await app.publish()
-    assert result.report.pushed
+    assert result.report.pushed and result.pull is not None
+    assert result.pull.action == "opened"
     assert list_repo.branch_papers() == [PAPERS[0].arxiv_id]
-    assert len(github.pulls(OWNER, NAME)) == 1
+    assert [(p.number, p.state) for p in github.pulls(OWNER, NAME)] == [
+        (1, "closed"),
+        (2, "open"),
+    ]
 
 
 async def test_a_refused_push_is_one_line_and_nothing_is_lost(
@@ -678,3 +690,37 @@ async def test_the_command_line_syncs_and_says_each_change_in_a_line(
     assert code != 0 and "Traceback" not in err
     assert err.startswith("paperbot: error: GitHub refused the token (401")
     assert len(err.strip().splitlines()) == 1
+
+
+async def test_a_pull_request_merged_before_a_publish_is_said_then_the_next_is_opened(
+    tmp_path: Path, list_repo: ListRepo, github: FakeGitHub
+) -> None:
+    settings = make_settings(tmp_path, list_repo, github)
+    async with opened(settings, list_repo) as app:
+        await approve(app, tmp_path, PAPERS[0])
+        await app.publish()
+        github.merge_pull(1)  # and no sync ran since
+        await approve(app, tmp_path, PAPERS[1])
+        result = await app.publish()
+    assert result.news == ["merged: pull request #1, 1 paper in the list"]
+    assert result.pull is not None and result.pull.action == "opened"
+    assert [p.number for p in github.pulls(OWNER, NAME)] == [1, 2]
+    assert list_repo.branch_papers() == [PAPERS[1].arxiv_id]
+
+
+async def test_a_publish_and_a_sync_at_once_make_one_pull_request(
+    tmp_path: Path, list_repo: ListRepo, github: FakeGitHub
+) -> None:
+    settings = make_settings(tmp_path, list_repo, github)
+    async with opened(settings, list_repo) as app:
+        await approve(app, tmp_path, PAPERS[0], PAPERS[1])
+        github.delay(0.05)  # every call waits: the two runs overlap for sure
+        published, synced, again = await asyncio.gather(
+            app.publish(by_hand=False), app.sync(), app.publish()
+        )
+    assert len(github.pulls(OWNER, NAME)) == 1
+    assert synced.publish is not None
+    pulls = [published.pull, synced.publish.pull, again.pull]
+    actions = sorted(p.action for p in pulls if p is not None)
+    assert actions == ["opened", "unchanged", "unchanged"]
+    assert list_repo.branch_papers() == [PAPERS[0].arxiv_id, PAPERS[1].arxiv_id]

@@ -360,6 +360,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
                  + f"; {len(report.unchanged)} already in the README."]  # fmt: skip
         lines += [f"• {escape(c.message)}" for c in report.commits[:15]]
         lines += [f"skipped: {escape(r)}" for r in result.skipped[:5]]
+        lines += [escape(line) for line in result.news]
         if result.pull is not None:
             lines.append(escape(result.pull.line))
         lines += [f"warning: {escape(n)}" for n in result.notes]
