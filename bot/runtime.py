@@ -231,6 +231,9 @@ async def run(
         )
         discord = False
     app = await App.open(settings, dry_run=dry_run)
+    if not dry_run:
+        # Approvals whose entries a stop interrupted: completed in the background.
+        await app.complete_pending()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     bot = None

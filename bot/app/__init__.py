@@ -7,9 +7,11 @@ from bot.app.curation import (
     AlreadyDecided,
     DecideResult,
     Found,
+    Members,
     NotACandidate,
     SectionChange,
     UnknownSection,
+    VoteOutcome,
     catalog_key,
 )
 from bot.app.digest import DigestData
@@ -43,6 +45,7 @@ __all__ = [
     "Found",
     "HealthAlert",
     "ImportResult",
+    "Members",
     "ModelStatus",
     "NotACandidate",
     "PollReport",
@@ -54,6 +57,7 @@ __all__ = [
     "SyncResult",
     "TooManyRemovals",
     "UnknownSection",
+    "VoteOutcome",
     "catalog_key",
     "now_utc",
     "read_text_file",

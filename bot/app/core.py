@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.app.curation import CurationMixin
+from bot.app.curation import ENTRY_TASK, CurationMixin
 from bot.app.digest import DigestMixin
 from bot.app.health import HealthMixin
 from bot.app.learning import LearningMixin
@@ -168,6 +168,11 @@ class App(
         )
 
     async def close(self) -> None:
+        # An entry's completion waits on arXiv; it is resumed at the next start, so a stop
+        # need not wait for it (a retrain, by contrast, is let finish).
+        for task in list(self._tasks):
+            if task.get_name().startswith(ENTRY_TASK):
+                task.cancel()
         await self.wait_tasks()
         await self.fetcher.close()
         await self.catalog.close()

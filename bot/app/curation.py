@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from bot.app.listing import ListContext, ListingMixin
 from bot.app.voting import judge
@@ -110,6 +111,32 @@ class DecideResult:
         return self.kind in ("approved", "rejected")
 
 
+class Members(Protocol):
+    """What the core asks the adapter about a voter (Discord knows its members)."""
+
+    async def is_curator(self, user_id: str) -> bool:
+        """Whether the member holds the curator role (False for one who left)."""
+        ...
+
+    async def display_name(self, user_id: str) -> str:
+        """The name to record a curator's decision under."""
+        ...
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    """One vote counted: the tally now, and the decision it made (None: still open)."""
+
+    tally: Tally
+    decision: DecideResult | None = None
+
+
+# Catalog meta key: approved papers whose list entry is still to be completed (arXiv
+# re-checked, key words, digest), resumed after a restart.
+ENTRIES_PENDING = "entries.pending"
+ENTRY_TASK = "paperbot-entry-"  # the name of a background completion, then the arXiv id
+
+
 @dataclass(frozen=True)
 class CompletedEntry:
     """An approved paper's entry as written, and why arXiv was not re-checked, if it wasn't."""
@@ -126,9 +153,6 @@ class SectionChange:
     key: str
     section: str
     target: SectionTarget
-
-
-NameOf = Callable[[str], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -264,11 +288,18 @@ class CurationMixin(ListingMixin):
         *,
         section: str | None = None,
         recheck: bool = True,
+        complete_later: bool = False,
     ) -> DecideResult:
         """Approve (into the catalog) or reject a candidate, by any adapter.
 
         A paper already in the catalog but never a candidate (imported from the list) is
         reported as listed when approved, and refused when rejected: there is no vote.
+        An approved paper's entry is completed (arXiv re-checked, key words, digest) before
+        this returns, or with `complete_later` in the background: the decision and its
+        post never wait for arXiv, and a completion a stop interrupts is resumed by
+        `complete_pending` at the next start.
+
+        Raises NotACandidate, AlreadyDecided, UnknownSection, IdentifierError.
         """
         arxiv_id = catalog_key(key)
         chosen = await self.resolve_section(section)
@@ -293,13 +324,50 @@ class CurationMixin(ListingMixin):
             return DecideResult(arxiv_id, "unchanged", decision.status, decision.section)
         log.info("%s %s by %s (%s)", arxiv_id, decision.status, actor, how)
         not_rechecked = None
-        if approved:
+        if approved and complete_later:
+            await self._pending(add=arxiv_id)
+            self.spawn(self._complete_in_background(arxiv_id), name=ENTRY_TASK + arxiv_id)
+        elif approved:
             not_rechecked = (await self.complete_entry(arxiv_id, recheck=recheck)).not_rechecked
         self._note_decision()
         kind: DecideKind = "approved" if approved else "rejected"
         return DecideResult(
             arxiv_id, kind, decision.status, decision.section, not_rechecked=not_rechecked
         )
+
+    async def _pending(self, *, add: str | None = None, done: str | None = None) -> list[str]:
+        """The approved papers whose entries wait for completion (kept in the catalog)."""
+        raw = await self.catalog.meta_get(ENTRIES_PENDING)
+        keys: list[str] = json.loads(raw) if raw else []
+        changed = False
+        if add is not None and add not in keys:
+            keys.append(add)
+            changed = True
+        if done is not None and done in keys:
+            keys.remove(done)
+            changed = True
+        if changed:
+            await self.catalog.meta_set(ENTRIES_PENDING, json.dumps(keys) if keys else None)
+        return keys
+
+    async def _complete_in_background(self, arxiv_id: str) -> None:
+        try:
+            await self.complete_entry(arxiv_id)
+        except PaperbotError as exc:
+            # Kept pending: the next start tries again.
+            log.warning("%s: entry not completed (%s); the next start tries again", arxiv_id, exc)
+            return
+        await self._pending(done=arxiv_id)
+
+    async def complete_pending(self) -> int:
+        """Complete, in the background, every approved paper's entry a stop interrupted;
+        returns how many were resumed."""
+        keys = await self._pending()
+        for arxiv_id in keys:
+            self.spawn(self._complete_in_background(arxiv_id), name=ENTRY_TASK + arxiv_id)
+        if keys:
+            log.info("completing %d approved paper(s)' entries left by the last run", len(keys))
+        return len(keys)
 
     async def complete_entry(self, arxiv_id: str, *, recheck: bool = True) -> CompletedEntry:
         """Write an approved paper's entry as the maintainer would: key words, digest, venue.
@@ -414,19 +482,33 @@ class CurationMixin(ListingMixin):
 
     # -- votes -------------------------------------------------------------------------
 
-    async def record_vote(
-        self, arxiv_id: str, user_id: str, choice: VoteChoice, present: bool
-    ) -> Tally:
-        return await self.catalog.set_vote(arxiv_id, user_id, choice, present, self.clock())
+    async def vote(
+        self, arxiv_id: str, user_id: str, choice: VoteChoice, present: bool, members: Members
+    ) -> VoteOutcome:
+        """One reaction given (`present`) or taken back: recorded, judged, and decided if the
+        votes say so. The caller serialises the votes of one candidate. The decision never
+        waits for arXiv: an approved paper's entry is completed in the background."""
+        tally = await self.catalog.set_vote(arxiv_id, user_id, choice, present, self.clock())
+        return VoteOutcome(tally, await self._judge(arxiv_id, tally, members))
 
-    async def replace_votes(self, arxiv_id: str, votes: Mapping[str, set[VoteChoice]]) -> Tally:
-        return await self.catalog.replace_votes(arxiv_id, votes, self.clock())
+    async def recount(
+        self,
+        arxiv_id: str,
+        votes: Mapping[str, set[VoteChoice]],
+        members: Members,
+        *,
+        judge_now: bool = True,
+    ) -> VoteOutcome:
+        """The votes replaced by what the post shows (after downtime), then judged, unless
+        `judge_now` is False (a reaction event that follows will judge)."""
+        tally = await self.catalog.replace_votes(arxiv_id, votes, self.clock())
+        decision = await self._judge(arxiv_id, tally, members) if judge_now else None
+        return VoteOutcome(tally, decision)
 
-    async def judge_votes(
-        self, arxiv_id: str, tally: Tally, curators: Collection[str], name_of: NameOf
-    ) -> DecideResult | None:
-        """Decide if the votes say so (the caller serialises votes on one candidate)."""
+    async def _judge(self, arxiv_id: str, tally: Tally, members: Members) -> DecideResult | None:
         d = self.settings.discord
+        voters = set(tally.approve) | set(tally.reject)
+        curators = {u for u in sorted(voters) if await members.is_curator(u)}
         verdict = judge(
             tally.approve,
             tally.reject,
@@ -436,9 +518,11 @@ class CurationMixin(ListingMixin):
         )
         if verdict is None:
             return None
-        actor = await name_of(verdict.actor) if verdict.how == "curator" else "vote"
+        actor = await members.display_name(verdict.actor) if verdict.how == "curator" else "vote"
         try:
-            return await self.decide(arxiv_id, verdict.approved, actor, verdict.how)
+            return await self.decide(
+                arxiv_id, verdict.approved, actor, verdict.how, complete_later=True
+            )
         except AlreadyDecided as exc:
             # Decided meanwhile by another way (the command line): the votes come too late.
             log.info("votes on %s ignored: %s", arxiv_id, exc)

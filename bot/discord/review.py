@@ -14,8 +14,9 @@ from bot.app import App
 from bot.discord.embeds import candidate_embed, embed_signature, truncate, view_of
 from bot.discord.members import is_curator
 from db.awesome import match_section
-from db.catalog import Candidate, Tally
+from db.catalog import Candidate
 from db.types import CandidateStatus, VoteChoice
+from feeds.errors import PaperbotError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ HISTORY_WINDOW = 1000
 REACTION_PAGE = 100  # Discord's largest page of a reaction's users
 MEMBER_BATCH = 100  # user ids per gateway member request (Discord's limit)
 MEMBER_WAIT = 5.0  # seconds to wait for the members' chunk
+# A post whose reactions could not be added, or whose edit Discord dropped (after
+# discord.py's own retries), is tried again this many seconds later, and again while it
+# fails: repaired within a minute of Discord answering again, not at the next poll.
+REPAIR_AFTER = 20.0
 
 
 class ReviewService:
@@ -54,6 +59,9 @@ class ReviewService:
         self._rendered: dict[str, str] = {}
         # Posts whose reactions or thread could not be added yet, repaired next cycle.
         self._undecorated: dict[str, discord.Message] = {}
+        self._stale: set[str] = set()  # posts whose last edit Discord dropped
+        self.repair_after = REPAIR_AFTER
+        self._repairing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # Reaction handlers under way, so a shutdown can let them finish their writes/edits.
         self._inflight = 0
@@ -150,9 +158,11 @@ class ReviewService:
             await self._decorate(message, candidate)
         except discord.HTTPException as exc:
             self._undecorated[candidate.arxiv_id] = message
+            self._repair_soon()
             log.warning(
-                "post of %s lacks its reactions (repaired next cycle): %s", candidate.arxiv_id, exc
-            )
+                "post of %s lacks its reactions (repaired in %.0f s): %s",
+                candidate.arxiv_id, self.repair_after, exc,
+            )  # fmt: skip
 
     async def _repair_decorations(self) -> None:
         for arxiv_id, message in list(self._undecorated.items()):
@@ -169,6 +179,32 @@ class ReviewService:
                 log.warning("still cannot decorate the post of %s: %s", arxiv_id, exc)
             else:
                 self._undecorated.pop(arxiv_id, None)
+
+    def _repair_soon(self) -> None:
+        """Start the repair loop unless it runs: it ends once nothing is left to repair."""
+        if self._repairing is None or self._repairing.done():
+            self._repairing = asyncio.get_running_loop().create_task(
+                self._repair_loop(), name="paperbot-repair"
+            )
+            self._tasks.add(self._repairing)
+            self._repairing.add_done_callback(self._tasks.discard)
+
+    async def _repair_loop(self) -> None:
+        while self._undecorated or self._stale:
+            await asyncio.sleep(self.repair_after)
+            if self.client.is_closed():
+                return
+            try:
+                if self._undecorated:
+                    async with self._post_lock:
+                        await self._repair_decorations()
+                for arxiv_id in sorted(self._stale):
+                    self._stale.discard(arxiv_id)
+                    self._rendered.pop(arxiv_id, None)  # what it shows is unknown: edit
+                    await self.refresh_post(arxiv_id)
+            except (discord.HTTPException, PaperbotError) as exc:
+                log.warning("post repair incomplete (tried again in %.0f s): %s",
+                            self.repair_after, exc)  # fmt: skip
 
     async def _decorate(
         self, message: discord.Message | discord.PartialMessage, candidate: Candidate
@@ -228,7 +264,14 @@ class ReviewService:
         except discord.NotFound:
             log.warning("post of %s was deleted; the candidate stays in the catalog", arxiv_id)
         except discord.HTTPException as exc:
-            log.warning("could not edit the post of %s: %s", arxiv_id, exc)
+            self._stale.add(arxiv_id)
+            self._repair_soon()
+            log.warning(
+                "could not edit the post of %s (tried again in %.0f s): %s",
+                arxiv_id, self.repair_after, exc,
+            )  # fmt: skip
+        else:
+            self._stale.discard(arxiv_id)
 
     # -- voting ------------------------------------------------------------------------
 
@@ -286,8 +329,9 @@ class ReviewService:
                 # not count (nor be recorded) once the candidate is decided.
                 if arxiv_id in self._closed:
                     return
-                tally = await self.app.record_vote(arxiv_id, str(payload.user_id), choice, present)
-                await self._judge(arxiv_id, tally)
+                outcome = await self.app.vote(arxiv_id, str(payload.user_id), choice, present, self)
+                if outcome.decision is not None:
+                    self._closed.add(arxiv_id)
         finally:
             self._applied(payload.message_id)
         # Outside the lock, so the next votes are counted while this edit is in flight.
@@ -318,14 +362,6 @@ class ReviewService:
                 self._curators[key] = False  # left the guild: a plain vote
         return self._curators[key]
 
-    async def _judge(self, arxiv_id: str, tally: Tally) -> None:
-        """Decide if the votes say so; the caller holds the candidate's lock and refreshes the post."""
-        voters = set(tally.approve) | set(tally.reject)
-        curators = {u for u in voters if await self._is_curator(u)}
-        result = await self.app.judge_votes(arxiv_id, tally, curators, self._actor_name)
-        if result is not None:
-            self._closed.add(arxiv_id)
-
     async def _learn(self, user_ids: Iterable[str]) -> None:
         """Curator or not, for the voters a recount met: a hundred per gateway request.
 
@@ -352,7 +388,12 @@ class ReviewService:
             for left in set(batch) - {m.id for m in members}:
                 self._curators[left] = False  # not (or no longer) a member: a plain vote
 
-    async def _actor_name(self, user_id: str) -> str:
+    # -- what the core asks about voters (bot.app.Members) --------------------------------
+
+    async def is_curator(self, user_id: str) -> bool:
+        return await self._is_curator(user_id)
+
+    async def display_name(self, user_id: str) -> str:
         await self._is_curator(user_id)  # fetches the member once if no event carried it
         return self._names.get(int(user_id), f"user {user_id}")
 
@@ -429,6 +470,7 @@ class ReviewService:
                 await self._decorate(message, candidate)
             except discord.HTTPException as exc:
                 self._undecorated[arxiv_id] = message
+                self._repair_soon()
                 log.warning("could not decorate the adopted post of %s: %s", arxiv_id, exc)
 
     async def _recount(self, candidate: Candidate, message: discord.Message | None = None) -> None:
@@ -494,19 +536,21 @@ class ReviewService:
                     mine.add(name)
                 else:
                     votes[str(user_id)].add(choice)
-        tally = await self.app.replace_votes(arxiv_id, dict(votes))
         await self._learn(votes)
-        if self._unapplied.get(message.id):
-            # A reaction event arrived while the voters were read: the snapshot may be
-            # behind Discord, so the event, applied next under this lock, judges instead.
+        # A reaction event that arrived while the voters were read: the snapshot may be
+        # behind Discord, so the event, applied next under this lock, judges instead.
+        follows = bool(self._unapplied.get(message.id))
+        if follows:
             log.info("recount of %s: a vote event follows, it decides", arxiv_id)
-        else:
-            await self._judge(arxiv_id, tally)
+        outcome = await self.app.recount(arxiv_id, dict(votes), self, judge_now=not follows)
+        if outcome.decision is not None:
+            self._closed.add(arxiv_id)
         if set(by_emoji) - mine:
             try:
                 await self._decorate(message, candidate)
             except discord.HTTPException as exc:
                 self._undecorated[arxiv_id] = message
+                self._repair_soon()
                 log.warning("could not decorate the post of %s: %s", arxiv_id, exc)
         return True
 
@@ -543,6 +587,9 @@ class ReviewService:
         task.add_done_callback(self._tasks.discard)
 
     async def drain_tasks(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Let background refreshes finish (bounded), e.g. before closing the connection."""
+        """Let background refreshes finish (bounded), e.g. before closing the connection; a
+        repair waiting for its next try is dropped (the next start's reconcile repairs)."""
+        if self._repairing is not None:
+            self._repairing.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)

@@ -252,6 +252,39 @@ async def test_a_403_on_the_first_reaction_spares_the_poll_and_is_repaired_next_
         await eventually(lambda: _approved(h, posted_id(post)))
 
 
+async def test_a_post_left_without_its_reactions_is_repaired_without_waiting_for_a_poll(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    url = write_feed(tmp_path / "feed.xml", [STRONG, MEDIUM])
+    async with running_bot(fake_discord, make_settings(fake_discord, tmp_path, [url])) as h:
+        h.bot.review.repair_after = 0.2  # 20 s in service
+        refused = fake_discord.inject_failure("PUT", BOT_REACTS, status=403)
+        await h.worker.poll()
+        assert refused.hits == 1
+        assert not all(bot_reacted(fake_discord, p) for p in h.posts())
+        polls = len(fake_discord.calls("GET", r"/channels/.*/messages/\d+"))
+        await eventually(lambda: all(bot_reacted(fake_discord, p) for p in h.posts()))
+        # Repaired by the repair loop (it reads the post again), not by another poll.
+        assert len(fake_discord.calls("GET", r"/channels/.*/messages/\d+")) > polls
+
+
+async def test_an_edit_discord_dropped_is_made_again(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    url = write_feed(tmp_path / "feed.xml", [STRONG])
+    async with running_bot(fake_discord, make_settings(fake_discord, tmp_path, [url])) as h:
+        h.bot.review.repair_after = 0.2
+        await h.worker.poll()
+        post = h.post_of(STRONG.arxiv_id)
+        # More 429s than discord.py retries: the edit for this vote is given up.
+        dropped = fake_discord.inject_failure("PATCH", MESSAGE_EDIT, status=429, times=8,
+                                              retry_after=0.01)  # fmt: skip
+        await h.react(h.member("alice"), post, CHECK)
+        await eventually(lambda: dropped.hits >= 1)
+        await eventually(lambda: _footer_has(h, STRONG.arxiv_id, "votes +1 / −0"), timeout=10.0)
+        assert dropped.hits == 8
+
+
 def _footer_has(h: Harness, arxiv_id: str, text: str) -> bool:
     return text in h.post_of(arxiv_id)["embeds"][0]["footer"]["text"]
 
