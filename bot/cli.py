@@ -21,6 +21,7 @@ from bot.app import (
     REMOVALS_UNASKED,
     App,
     PollReport,
+    PublishError,
     PublishResult,
     TooManyRemovals,
     catalog_key,
@@ -29,7 +30,6 @@ from bot.app import (
 )
 from bot.app.base import Progress
 from bot.logs import LEVELS, setup_logging
-from bot.publish import PublishError
 from bot.serve import add_serve_command, cmd_serve
 from bot.settings import ConfigError, Settings, check_feed_url, load_settings
 from db.types import AddedHow, CandidateStatus

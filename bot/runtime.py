@@ -15,15 +15,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import HEARTBEAT_EVERY, App, ForgeError, PollReport, PublishError
-from bot.settings import ConfigError, Settings
-from db.catalog import (
+from bot.app import (
+    HEARTBEAT_EVERY,
+    App,
     CatalogCorrupt,
     CatalogFull,
     CatalogLocked,
     CatalogStorageError,
     CatalogUnavailable,
+    ForgeError,
+    PollReport,
+    PublishError,
 )
+from bot.settings import ConfigError, Settings
 from feeds.errors import PaperbotError
 
 log = logging.getLogger(__name__)

@@ -75,3 +75,32 @@ def test_nothing_looks_components_up_by_name() -> None:
         text = path.read_text(encoding="utf-8")
         assert "get_cog(" not in text, name
         assert "def __getattr__" not in text, name
+
+
+ADAPTERS = ("bot.cli", "bot.runtime", "bot.serve", "bot.discord")
+
+
+def test_no_adapter_touches_the_catalog() -> None:
+    """The adapters read and write through `App` only: no `<anything>.catalog` but the
+    settings' [catalog] table, and no import of the catalog's classes or its thread."""
+    offenders = []
+    for name, path in _modules().items():
+        if not name.startswith(ADAPTERS):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "catalog":
+                owner = node.value
+                owner_name = (
+                    owner.attr
+                    if isinstance(owner, ast.Attribute)
+                    else owner.id
+                    if isinstance(owner, ast.Name)
+                    else ""
+                )
+                if owner_name not in ("settings", "s"):
+                    offenders.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+        for imported in _imports(path):
+            if imported in ("db.catalog", "db.worker") or imported.startswith("db.catalog."):
+                offenders.append(f"{name}: imports {imported}")
+    assert offenders == []

@@ -29,6 +29,16 @@ from bot.app.polling import FeedOutcome, PollReport
 from bot.app.publishing import PublishingOff, PublishResult, PullOutcome, SyncResult
 from bot.forge import ForgeError
 from bot.publish import PublishError
+from db.catalog import (
+    Candidate,
+    CatalogCorrupt,
+    CatalogFull,
+    CatalogLocked,
+    CatalogPaper,
+    CatalogStorageError,
+    CatalogUnavailable,
+    Tally,
+)
 
 __all__ = [
     "HEARTBEAT_EVERY",
@@ -36,6 +46,13 @@ __all__ = [
     "AddResult",
     "AlreadyDecided",
     "App",
+    "Candidate",
+    "CatalogCorrupt",
+    "CatalogFull",
+    "CatalogLocked",
+    "CatalogPaper",
+    "CatalogStorageError",
+    "CatalogUnavailable",
     "DecideResult",
     "DigestData",
     "ExportResult",
@@ -55,6 +72,7 @@ __all__ = [
     "PullOutcome",
     "SectionChange",
     "SyncResult",
+    "Tally",
     "TooManyRemovals",
     "UnknownSection",
     "VoteOutcome",

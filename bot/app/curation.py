@@ -13,7 +13,14 @@ from typing import Any, Literal, Protocol
 from bot.app.listing import ListContext, ListingMixin
 from bot.app.voting import judge
 from db.awesome import NewEntry, entry_key, match_section
-from db.catalog import Candidate, CandidateStatus, CatalogPaper, SearchPage, Tally
+from db.catalog import (
+    Candidate,
+    CandidateStatus,
+    CatalogPaper,
+    CatalogStats,
+    SearchPage,
+    Tally,
+)
 from db.entries import compose_entry, preview_entry
 from db.types import AddedHow, VoteChoice
 from feeds.errors import FeedError, IdentifierError, PaperbotError
@@ -208,6 +215,41 @@ class CurationMixin(ListingMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._previews = {}
+
+    # -- the review posts' records (what the Discord adapter reads and writes) ---------
+
+    async def candidate(self, arxiv_id: str) -> Candidate | None:
+        """One candidate by its arXiv id (no version), or None."""
+        return await self.catalog.get_candidate(arxiv_id)
+
+    async def candidate_of_post(self, message_id: str | int) -> Candidate | None:
+        """The candidate a Discord post shows, or None for any other message."""
+        return await self.catalog.candidate_by_message(message_id)
+
+    async def to_post(self, limit: int) -> list[Candidate]:
+        """Candidates waiting for their post, best first, at most `limit`."""
+        return await self.catalog.to_post(limit)
+
+    async def posted(
+        self, arxiv_id: str, channel_id: str, message_id: str, thread_id: str | None = None
+    ) -> Candidate:
+        """Record a candidate's post (and thread); recorded before anything else is done
+        with the post, so a crash never posts twice. Raises NotFound for no candidate."""
+        return await self.catalog.mark_posted(
+            arxiv_id, channel_id, message_id, thread_id, self.clock()
+        )
+
+    async def tally(self, arxiv_id: str) -> Tally:
+        """A candidate's votes as recorded."""
+        return await self.catalog.tally(arxiv_id)
+
+    async def recent(self, n: int = 5) -> list[CatalogPaper]:
+        """The papers most recently added to the catalog, newest first."""
+        return await self.catalog.recent(n)
+
+    async def stats(self) -> CatalogStats:
+        """Counts of the catalog: papers by section and by how they came in, candidates."""
+        return await self.catalog.stats()
 
     # -- sections ----------------------------------------------------------------------
 

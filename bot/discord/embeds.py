@@ -12,8 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 
 import discord
 
-from bot.app import DigestData, FeedHealth
-from db.catalog import Candidate, Tally
+from bot.app import Candidate, DigestData, FeedHealth, Tally
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096

@@ -10,11 +10,10 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import discord
 
-from bot.app import App
+from bot.app import App, Candidate
 from bot.discord.embeds import candidate_embed, embed_signature, truncate, view_of
 from bot.discord.members import is_curator
 from db.awesome import match_section
-from db.catalog import Candidate
 from db.types import CandidateStatus, VoteChoice
 from feeds.errors import PaperbotError
 
@@ -38,7 +37,6 @@ class ReviewService:
     def __init__(self, client: discord.Client, app: App) -> None:
         self.client = client
         self.app = app
-        self.catalog = app.catalog
         self.settings = app.settings.discord
         self._post_lock = asyncio.Lock()
         # Votes on one candidate are judged one at a time, so two racing events cannot
@@ -112,7 +110,7 @@ class ReviewService:
         posted = 0
         async with self._post_lock:
             await self._repair_decorations()
-            for candidate in await self.catalog.to_post(self.settings.max_posts_per_poll):
+            for candidate in await self.app.to_post(self.settings.max_posts_per_poll):
                 try:
                     await self._post(candidate)
                 except discord.HTTPException as exc:
@@ -128,7 +126,7 @@ class ReviewService:
     async def post_one(self, arxiv_id: str) -> bool:
         """Post one waiting candidate now (a member's submission), whatever its rank."""
         async with self._post_lock:
-            candidate = await self.catalog.get_candidate(arxiv_id)
+            candidate = await self.app.candidate(arxiv_id)
             if candidate is None or candidate.status != "new" or candidate.message_id:
                 return False
             await self._post(candidate)
@@ -150,9 +148,7 @@ class ReviewService:
                 embed=embed, allowed_mentions=discord.AllowedMentions.none()
             )
         # Recorded before anything else, so a crash after this line never reposts.
-        await self.catalog.mark_posted(
-            candidate.arxiv_id, str(channel.id), str(message.id), None, self.app.clock()
-        )
+        await self.app.posted(candidate.arxiv_id, str(channel.id), str(message.id))
         self._rendered[candidate.arxiv_id] = embed_signature(embed)
         try:
             await self._decorate(message, candidate)
@@ -166,7 +162,7 @@ class ReviewService:
 
     async def _repair_decorations(self) -> None:
         for arxiv_id, message in list(self._undecorated.items()):
-            candidate = await self.catalog.get_candidate(arxiv_id)
+            candidate = await self.app.candidate(arxiv_id)
             if candidate is None or not candidate.is_open:
                 self._undecorated.pop(arxiv_id, None)
                 continue
@@ -226,10 +222,9 @@ class ReviewService:
         ):
             name = truncate(candidate.title, 100) or candidate.arxiv_id
             thread = await message.create_thread(name=name)
-            await self.catalog.mark_posted(
-                candidate.arxiv_id, str(message.channel.id), str(message.id), str(thread.id),
-                self.app.clock(),
-            )  # fmt: skip
+            await self.app.posted(
+                candidate.arxiv_id, str(message.channel.id), str(message.id), str(thread.id)
+            )
 
     async def refresh_post(self, arxiv_id: str) -> None:
         """Re-render a candidate's post from the catalog (votes, section, decision, update).
@@ -246,10 +241,10 @@ class ReviewService:
             await self._edit_post(arxiv_id)
 
     async def _edit_post(self, arxiv_id: str) -> None:
-        candidate = await self.catalog.get_candidate(arxiv_id)
+        candidate = await self.app.candidate(arxiv_id)
         if candidate is None or not candidate.message_id or not candidate.channel_id:
             return
-        tally = await self.catalog.tally(arxiv_id)
+        tally = await self.app.tally(arxiv_id)
         channel = self.client.get_channel(int(candidate.channel_id))
         if not isinstance(channel, discord.TextChannel | discord.Thread):
             return
@@ -320,7 +315,7 @@ class ReviewService:
         self, payload: discord.RawReactionActionEvent, choice: VoteChoice, present: bool
     ) -> None:
         try:
-            candidate = await self.catalog.candidate_by_message(str(payload.message_id))
+            candidate = await self.app.candidate_of_post(str(payload.message_id))
             if candidate is None or not candidate.is_open:
                 return
             arxiv_id = candidate.arxiv_id
@@ -402,7 +397,7 @@ class ReviewService:
     async def reconcile(self) -> None:
         """Make the catalog agree with Discord after downtime: adopt orphan posts, recount votes."""
         await self._adopt_orphans()
-        candidates = await self.catalog.candidates(status=CandidateStatus.POSTED)
+        candidates = await self.app.candidates(CandidateStatus.POSTED)
         recent = await self._recent_posts(candidates)
         for candidate in candidates:
             message = recent.get(int(candidate.message_id)) if candidate.message_id else None
@@ -440,7 +435,7 @@ class ReviewService:
 
     async def _adopt_orphans(self) -> None:
         """A post made just before a crash, never recorded: find it instead of posting again."""
-        waiting = {c.arxiv_id: c for c in await self.catalog.candidates(status=CandidateStatus.NEW)}
+        waiting = {c.arxiv_id: c for c in await self.app.candidates(CandidateStatus.NEW)}
         me = self._me
         if not waiting or me is None:
             return
@@ -462,9 +457,7 @@ class ReviewService:
             if candidate is None:
                 continue
             log.info("adopting the unrecorded post %s of %s", message.id, arxiv_id)
-            await self.catalog.mark_posted(
-                arxiv_id, str(channel.id), str(message.id), None, self.app.clock()
-            )
+            await self.app.posted(arxiv_id, str(channel.id), str(message.id))
             self._rendered[arxiv_id] = embed_signature(message.embeds[0])
             try:
                 await self._decorate(message, candidate)
@@ -518,7 +511,7 @@ class ReviewService:
             self.settings.approve_emoji: VoteChoice.APPROVE,
             self.settings.reject_emoji: VoteChoice.REJECT,
         }
-        tally = await self.catalog.tally(arxiv_id)
+        tally = await self.app.tally(arxiv_id)
         recorded = {VoteChoice.APPROVE: bool(tally.approve), VoteChoice.REJECT: bool(tally.reject)}
         reactions = {str(r.emoji): r for r in message.reactions if str(r.emoji) in by_emoji}
         if not fresh and any(recorded[c] and e not in reactions for e, c in by_emoji.items()):

@@ -112,7 +112,6 @@ class SearchPager(discord.ui.View):
 class PaperCommands(commands.GroupCog, group_name="paper", group_description="The paper catalog"):
     def __init__(self, app: App, review: ReviewService, notices: Notices) -> None:
         self.app = app
-        self.catalog = app.catalog
         self.review = review
         self.notices = notices
         self._known_sections: list[str] = []
@@ -255,7 +254,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         self, interaction: discord.Interaction, n: app_commands.Range[int, 1, 25] = 5
     ) -> None:
         await interaction.response.defer(thinking=True)
-        papers = await self.catalog.recent(n)
+        papers = await self.app.recent(n)
         embed = discord.Embed(title=f"{len(papers)} most recent paper(s)", colour=COLOUR_OPEN)
         if not papers:
             embed.description = "The catalog is empty."
@@ -275,7 +274,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
     )
     async def stats(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        stats = await self.catalog.stats()
+        stats = await self.app.stats()
         feeds = await self.app.feed_health()
         embed = discord.Embed(title="paperbot statistics", colour=COLOUR_OPEN)
         lines = [f"{escape(str(s))}: {n}" for s, n in stats.papers_by_section.items()] or ["empty"]
