@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from feeds.relevance import (  # noqa: E402
     _TOKEN_RE,
     MIN_HELD_OUT,
-    Settings,
+    ModelKnobs,
     TextFeatures,
     _fit_logistic,
     _give_back_memory,
@@ -71,7 +71,7 @@ AMDS = SHARED / "data" / "corpus" / "amds123-arxiv-blog-posts-2015_2019.jsonl.gz
 N_CATALOG = 10_000
 N_BACKGROUND = 20_000
 N_OTHER = 2_000
-C = Settings().c  # the relevance regression's inverse l2 strength
+C = ModelKnobs().c  # the relevance regression's inverse l2 strength
 MAX_ITER = 500  # as `_fit_logistic`
 LSA_DIMS = 64  # `TextFeatures.fit`'s default: the latent columns training uses
 DEFAULT_TOL = 6  # as `_fit_logistic` (as 10**-n)

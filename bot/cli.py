@@ -20,6 +20,10 @@ from bot import __version__
 from bot.app import (
     REMOVALS_UNASKED,
     App,
+    CatalogCorrupt,
+    CatalogFull,
+    CatalogLocked,
+    CatalogUnavailable,
     PollReport,
     PublishError,
     PublishResult,
@@ -37,6 +41,19 @@ from feeds.errors import PaperbotError
 from feeds.ids import parse_arxiv_id
 
 log = logging.getLogger(__name__)
+
+
+def advice(exc: Exception) -> str:
+    """What a person at the command line can do about a catalog error ("" for the rest)."""
+    if isinstance(exc, CatalogCorrupt):
+        return "; run `paperbot doctor`, or restore a backup"
+    if isinstance(exc, CatalogLocked):
+        return "; try again in a moment"
+    if isinstance(exc, CatalogFull):
+        return ""  # the message says nothing was written; space is the fix
+    if isinstance(exc, CatalogUnavailable):
+        return "; check the file and its folder (`paperbot doctor` says more)"
+    return ""
 
 
 def _stderr(message: str) -> None:
@@ -348,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args)) or 0
     except (ConfigError, PaperbotError) as exc:
-        _stderr(f"paperbot: error: {exc}")
+        _stderr(f"paperbot: error: {exc}{advice(exc)}")
         return 2
     except KeyboardInterrupt:
         _stderr("paperbot: interrupted")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from db.errors import AwesomeListError, UnknownSectionError
+from db.errors import AwesomeListError, SectionNotInList
 from feeds.errors import PaperbotError
 from feeds.ids import arxiv_id_from_url, id_sort_key, id_year_month, parse_arxiv_id
 
@@ -152,13 +152,13 @@ class AwesomeDoc:
         return "".join(self.lines)
 
     def section(self, name: str | None) -> Section:
-        """The section called `name` (forgiven as match_section forgives); UnknownSectionError."""
+        """The section called `name` (forgiven as match_section forgives); SectionNotInList."""
         # Paper sections first: a prose section must not shadow a topic of the same name.
         pool = [*self.paper_sections, *self.sections]
         found = match_section(name or "", pool)
         if found is not None:
             return next(s for s in pool if s.name == found)
-        raise UnknownSectionError(name, [s.name for s in self.paper_sections or self.sections])
+        raise SectionNotInList(name, [s.name for s in self.paper_sections or self.sections])
 
     @property
     def paper_sections(self) -> list[Section]:
@@ -742,7 +742,7 @@ def _splice(doc: AwesomeDoc, index: int, new: list[str]) -> str:
 def insert_entry(text: str, new: NewEntry) -> InsertOutcome:
     """Put one paper where the maintainer would, or say why not; other bytes are unchanged.
 
-    Raises UnknownSectionError for a section the list does not have (a typo must not
+    Raises SectionNotInList for a section the list does not have (a typo must not
     create a public section), IdentifierError for a bad arXiv id, AwesomeListError when
     there is neither a year nor an arXiv id to file the paper under.
     """

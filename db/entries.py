@@ -38,7 +38,7 @@ def compose_entry(
     Key Word tags come from the list's own vocabulary (the section's tags first), and only
     when the section's entries carry a `Key Word:` line; the digest is 2-4 sentences of the
     abstract; venue and code link only where the metadata states them. Raises
-    UnknownSectionError for a section the list does not have, IdentifierError for a bad id.
+    SectionNotInList for a section the list does not have, IdentifierError for a bad id.
     """
     canonical = parse_arxiv_id(arxiv_id)[0]
     target = doc.section(section)

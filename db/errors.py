@@ -11,7 +11,7 @@ class AwesomeListError(PaperbotError):
     """An awesome-list README that cannot take the requested change."""
 
 
-class UnknownSectionError(AwesomeListError, LookupError):
+class SectionNotInList(AwesomeListError, LookupError):
     """A paper filed under a `## Section` the list does not have."""
 
     def __init__(self, section: str | None, existing: list[str]) -> None:
@@ -91,8 +91,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) or "unknown error"
 
 
+def is_bug(exc: sqlite3.Error) -> bool:
+    """A sqlite3 error that says the code is wrong (a bad parameter, a misused API), not that
+    the file or the disk is: left unwrapped, so it shows as the bug it is."""
+    if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc).lower():
+        return False  # a call after close(): CatalogClosed
+    return isinstance(
+        exc, sqlite3.ProgrammingError | sqlite3.InterfaceError | sqlite3.NotSupportedError
+    )
+
+
 def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
-    """The catalog error for a sqlite3 error on `path`, with one line a person can act on."""
+    """The catalog error for a sqlite3 error on `path`: one line saying what happened (the
+    adapters add what to do about it)."""
     reason = _one_line(str(exc))
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
@@ -102,13 +113,13 @@ def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
     if primary in (_CORRUPT, _NOTADB) or "malformed" in low or "not a database" in low:
         return CatalogCorrupt(
             path,
-            f"{path}: the catalog is damaged ({reason}); run `paperbot doctor`, or restore a backup",
+            f"{path}: the catalog is damaged ({reason})",
             reason,
         )
     if primary in (_BUSY, _LOCKED) or "locked" in low:
         return CatalogLocked(
             path,
-            f"{path}: the catalog is busy in another process ({reason}); try again in a moment",
+            f"{path}: the catalog is busy in another process ({reason})",
             reason,
         )
     if primary == _FULL or "disk is full" in low:
@@ -120,7 +131,7 @@ def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
     if primary in _UNAVAILABLE or "unable to open" in low or "disk" in low:
         return CatalogUnavailable(
             path,
-            f"{path}: the catalog cannot be used ({reason}); check the file and its folder",
+            f"{path}: the catalog cannot be used ({reason})",
             reason,
         )
     if isinstance(exc, sqlite3.IntegrityError):

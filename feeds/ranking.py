@@ -36,10 +36,10 @@ __all__ = [
     "RelevanceScorer",
     "Selection",
     "day_quota",
-    "match_section",
     "rank_feed",
     "read_descriptions",
     "rules_for_list",
+    "rules_section",
 ]
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _name_words(name: str) -> list[str]:
     ]
 
 
-def match_section(name: str, sections: Sequence[str]) -> str | None:
+def rules_section(name: str, sections: Sequence[str]) -> str | None:
     """The list section a rules section means: the same words (case, punctuation and plural
     aside), else the one section whose words contain all of its words or are all in them."""
     words = _name_words(name)
@@ -124,11 +124,11 @@ def _bundled_rules() -> tuple[RuleSet, ...]:
 
 def rules_for_list(sections: Sequence[str]) -> RuleSet:
     """The bundled rules file a list fits best: the one naming the most of the list's
-    sections (`match_section`); the default on a tie, and for a list that none fits."""
+    sections (`rules_section`); the default on a tie, and for a list that none fits."""
     candidates = _bundled_rules()
     return max(
         candidates,
-        key=lambda r: sum(match_section(n, sections) is not None for n in r.sections),
+        key=lambda r: sum(rules_section(n, sections) is not None for n in r.sections),
     )
 
 
@@ -183,7 +183,7 @@ class Ranker:
     threshold) gets in whatever the model says (within the day's share, under ``"rate"``).
 
     Sections come from the list (`sections`, its `catch_all` and optional `descriptions`);
-    the rules only add evidence to the sections they name (matched by `match_section`). A
+    the rules only add evidence to the sections they name (matched by `rules_section`). A
     rules section the list does not have is reported once in `warnings`. Without
     `sections`, the rules' and the model's own section names are used as they are.
     """
@@ -235,7 +235,7 @@ class Ranker:
         # rules section -> list section (None: the list has no such section)
         self._rule_sections: dict[str, str | None] = {}
         for name in rules.sections:
-            mapped = match_section(name, self.sections) if self.sections else name
+            mapped = rules_section(name, self.sections) if self.sections else name
             self._rule_sections[name] = mapped
         missing = [n for n, m in self._rule_sections.items() if m is None]
         # A rules file written for other sections files its phenomena under the few names

@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from db.catalog.records import _dump, _ts
-from db.errors import NotFound, storage_error
+from db.errors import NotFound, is_bug, storage_error
 from db.schema import connect, immediate, migrate, retry_locked
 from db.types import AuditAction
 
@@ -32,6 +32,8 @@ def storage_errors(method: Callable[Concatenate[C, P], R]) -> Callable[Concatena
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
+            if is_bug(exc):
+                raise
             raise storage_error(self.path, exc) from exc
 
     functools.update_wrapper(wrapper, method)
@@ -51,6 +53,8 @@ class CatalogBase:
         try:
             self.db = retry_locked(lambda: self._open(self.path))
         except sqlite3.Error as exc:
+            if is_bug(exc):
+                raise
             raise storage_error(self.path, exc) from exc
         self.conn = self.db.conn
 

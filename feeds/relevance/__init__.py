@@ -50,10 +50,10 @@ from feeds.relevance.model import (
     FORMAT_VERSION,
     Example,
     ModelFormatError,
+    ModelKnobs,
     Neighbour,
     Prediction,
     RelevanceModel,
-    Settings,
     TrainingError,
 )
 from feeds.relevance.model import EXACT_NEIGHBOURS_UP_TO as EXACT_NEIGHBOURS_UP_TO
@@ -78,10 +78,10 @@ __all__ = [
     "FORMAT_VERSION",
     "Example",
     "ModelFormatError",
+    "ModelKnobs",
     "Neighbour",
     "Prediction",
     "RelevanceModel",
-    "Settings",
     "TextFeatures",
     "TrainingError",
     "apply_budget",

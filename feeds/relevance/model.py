@@ -116,7 +116,7 @@ def _half(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(slots=True)
-class Settings:
+class ModelKnobs:
     """Knobs of one model; stored with it so a loaded model predicts exactly as trained."""
 
     c: float = 4.0  # inverse l2 strength of the relevance regression
@@ -155,7 +155,7 @@ class RelevanceModel:
         catalog_latent: np.ndarray,
         section_classifier: SectionClassifier,
         sections: list[str],
-        settings: Settings,
+        settings: ModelKnobs,
         calibration: tuple[float, float, float],
         n_train: int,
         metrics: dict[str, Any],
@@ -203,7 +203,7 @@ class RelevanceModel:
         *,
         now: datetime,
         version: int = 1,
-        settings: Settings | None = None,
+        settings: ModelKnobs | None = None,
         features: TextFeatures | None = None,
         matrix: sp.csr_matrix | None = None,
     ) -> RelevanceModel:
@@ -214,7 +214,7 @@ class RelevanceModel:
         already transformed; normally leave both None and the vocabulary is fit here on the
         examples' own text (unsupervised).
         """
-        settings = settings or Settings()
+        settings = settings or ModelKnobs()
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (UTC)")
         labels = [e.label for e in examples]
@@ -520,7 +520,7 @@ class RelevanceModel:
             "trained_at": self.trained_at.isoformat(),
             "n_train": self.n_train,
             "sections": self.sections,
-            "settings": {k: getattr(self.settings, k) for k in Settings.__slots__},
+            "settings": {k: getattr(self.settings, k) for k in ModelKnobs.__slots__},
             "intercept": self.intercept,
             "calibration": list(self.calibration),
             "metrics": self.metrics,
@@ -607,7 +607,7 @@ class RelevanceModel:
                 catalog_latent=latent,
                 section_classifier=SectionClassifier.from_arrays(arrays, features.size),
                 sections=sections,
-                settings=Settings(**meta["settings"]),
+                settings=ModelKnobs(**meta["settings"]),
                 calibration=tuple(float(x) for x in meta["calibration"][:3]),  # type: ignore[arg-type]
                 n_train=int(meta["n_train"]),
                 metrics=dict(meta["metrics"]),

@@ -22,7 +22,7 @@ from db.awesome import (
     render_list,
     section_format,
 )
-from db.errors import UnknownSectionError
+from db.errors import SectionNotInList
 from feeds.ids import id_sort_key
 
 STYLE_2024 = "awesome_2024_style.md"
@@ -632,7 +632,7 @@ def test_duplicate_only_inside_a_digest_is_refused(style_2024: str) -> None:
 
 
 def test_unknown_section_is_an_error_naming_the_choices(seed_text: str) -> None:
-    with pytest.raises(UnknownSectionError) as caught:
+    with pytest.raises(SectionNotInList) as caught:
         insert_entry(seed_text, new("2006.00001", "Optimisation", year=2020))
     message = str(caught.value)
     assert "'Optimisation'" in message
@@ -654,7 +654,7 @@ def test_insert_entries_reports_failures_and_batch_duplicates(seed_text: str) ->
     )
     assert [o.inserted for o in outcomes] == [True, False, False]
     assert "already in the list" in outcomes[1].reason
-    assert isinstance(outcomes[2].error, UnknownSectionError)
+    assert isinstance(outcomes[2].error, SectionNotInList)
     assert "'Nope'" in outcomes[2].reason
     assert text == outcomes[0].text
     doc = parse_awesome(text)

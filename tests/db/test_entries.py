@@ -16,7 +16,7 @@ from db.awesome import (
 )
 from db.digest import digest_of, split_sentences
 from db.entries import compose_entry, preview_entry
-from db.errors import UnknownSectionError
+from db.errors import SectionNotInList
 from db.keywords import choose_keywords, jaccard, tag_key, vocabulary
 from feeds.models import Paper
 from feeds.parse import parse_feed
@@ -217,7 +217,7 @@ def test_entries_follow_a_section_that_has_no_key_word_lines(seed_text: str) -> 
 
 
 def test_compose_refuses_a_section_the_list_does_not_have(text_2022: str) -> None:
-    with pytest.raises(UnknownSectionError):
+    with pytest.raises(SectionNotInList):
         compose_entry(
             parse_awesome(text_2022), "Robustness", arxiv_id="2401.00001",
             title="T", authors=["A"], abstract="We show it.",

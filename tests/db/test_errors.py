@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from db.errors import (
     CatalogCorrupt,
     CatalogFull,
@@ -27,3 +29,24 @@ def test_locked_damaged_and_unopenable_stay_apart() -> None:
     assert isinstance(locked, CatalogLocked) and not isinstance(locked, CatalogFull)
     assert isinstance(damaged, CatalogCorrupt)
     assert type(closed) is CatalogUnavailable
+
+
+def test_a_programming_error_is_not_dressed_as_a_storage_failure() -> None:
+    from db.catalog import Catalog
+
+    catalog = Catalog(":memory:")
+    try:
+        with pytest.raises(sqlite3.ProgrammingError):
+            catalog.get_candidate(object())  # type: ignore[arg-type]
+    finally:
+        catalog.close()
+
+
+def test_db_says_what_happened_and_leaves_the_advice_to_the_adapters() -> None:
+    for exc in (
+        sqlite3.DatabaseError("database disk image is malformed"),
+        sqlite3.OperationalError("database is locked"),
+        sqlite3.OperationalError("unable to open database file"),
+    ):
+        said = str(storage_error("c.db", exc))
+        assert "paperbot" not in said and ";" not in said, said

@@ -66,7 +66,7 @@ def test_a_backup_taken_while_another_connection_writes_is_consistent_and_restor
     assert check_catalog(result.target, full=True).ok
     # Restore as the README says: copy over the catalog, delete the -wal and -shm beside it.
     path.write_bytes(b"garbage" * 1000)
-    with pytest.raises(CatalogCorrupt, match="paperbot doctor"):
+    with pytest.raises(CatalogCorrupt, match="the catalog is damaged"):
         Catalog(path)
     shutil.copyfile(result.target, path)
     for suffix in ("-wal", "-shm"):

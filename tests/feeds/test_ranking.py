@@ -18,9 +18,9 @@ from feeds.ranking import (
     RankingError,
     RelevanceScorer,
     day_quota,
-    match_section,
     rank_feed,
     rules_for_list,
+    rules_section,
 )
 from feeds.relevance import Example, Prediction, RelevanceModel
 from feeds.rules import RuleSet
@@ -190,9 +190,9 @@ def test_sections_come_from_the_list_and_unknown_rules_sections_are_reported() -
 
 def test_forgiving_section_names() -> None:
     sections = ["Empirical Studies", "Understanding Robustness", "Others"]
-    assert match_section("empirical study", sections) == "Empirical Studies"
-    assert match_section("Robustness", sections) == "Understanding Robustness"
-    assert match_section("Neural Collapse", sections) is None
+    assert rules_section("empirical study", sections) == "Empirical Studies"
+    assert rules_section("Robustness", sections) == "Understanding Robustness"
+    assert rules_section("Neural Collapse", sections) is None
 
 
 def test_the_catch_all_is_a_class_like_any_other() -> None:
