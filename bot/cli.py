@@ -385,8 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 70
 
 
-def _app(settings: Settings, *, dry_run: bool = False) -> Awaitable[App]:
-    return App.open(settings, dry_run=dry_run)
+def _app(settings: Settings, *, dry_run: bool = False, ranking: bool = True) -> Awaitable[App]:
+    return App.open(settings, dry_run=dry_run, ranking=ranking)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -484,7 +484,7 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             f"{args.query!r} has no word to look for: give words, or list papers by"
             " --section, --year or --author"
         )
-    async with await _app(settings) as app:
+    async with await _app(settings, ranking=False) as app:
         section = await app.resolve_section(args.section)
         result = await app.search(
             args.query,
@@ -535,7 +535,7 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     catalog_key(args.id)  # a mistyped id is refused before the catalog is opened
-    async with await _app(settings) as app:
+    async with await _app(settings, ranking=False) as app:
         found = await app.find(args.id)
     paper = found.paper
     record = paper or found.candidate
@@ -595,7 +595,7 @@ async def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
-    async with await _app(settings) as app:
+    async with await _app(settings, ranking=False) as app:
         statuses = [CandidateStatus(s) for s in args.status] if args.status else None
         rows = await app.candidates(statuses)
     if args.json:
@@ -612,7 +612,7 @@ async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
-    async with await _app(settings) as app:
+    async with await _app(settings, ranking=False) as app:
         for url in args.forget or []:
             await app.forget_feed(url)
             print(f"{url}: forgotten")

@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from feeds.errors import PaperbotError
 
 log = logging.getLogger(__name__)
@@ -265,6 +263,8 @@ class GitHub:
             "User-Agent": self.user_agent,
             "X-GitHub-Api-Version": API_VERSION,
         }
+        import aiohttp  # here: a command that never reaches the host does not load it
+
         url = self.api_base + path
         host = urlsplit(self.api_base).netloc or self.api_base
         try:

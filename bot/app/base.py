@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
 from db.worker import AsyncCatalog
-from feeds.fetch import Fetcher
-from feeds.ranking import Ranker
+
+if TYPE_CHECKING:
+    from feeds.fetch import Fetcher
+    from feeds.ranking import Ranker
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +36,46 @@ class AppBase:
         self,
         settings: Settings,
         catalog: AsyncCatalog,
-        fetcher: Fetcher,
-        ranker: Ranker,
+        fetcher: Fetcher | Callable[[], Fetcher],
+        ranker: Ranker | Callable[[], Ranker],
         *,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
+        """`fetcher` and `ranker` are the objects, or how to make them on first use (a command
+        that only reads the catalog never loads the HTTP client or the numerics)."""
         self.settings = settings
         self.catalog = catalog
-        self.fetcher = fetcher
-        self.ranker = ranker
+        self._fetcher: Fetcher | None = None if callable(fetcher) else fetcher
+        self._make_fetcher = fetcher if callable(fetcher) else None
+        self._ranker: Ranker | None = None if callable(ranker) else ranker
+        self._make_ranker = ranker if callable(ranker) else None
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The HTTP client for arXiv (made on first use when `open` was told to wait)."""
+        if self._fetcher is None:
+            assert self._make_fetcher is not None
+            self._fetcher = self._make_fetcher()
+        return self._fetcher
+
+    @property
+    def ranker(self) -> Ranker:
+        """The rules and the model that rank papers (made on first use, then kept)."""
+        if self._ranker is None:
+            assert self._make_ranker is not None
+            self._ranker = self._make_ranker()
+        return self._ranker
+
+    @ranker.setter
+    def ranker(self, ranker: Ranker) -> None:
+        self._ranker = ranker
+
+    @property
+    def has_ranker(self) -> bool:
+        """Whether the ranker was made (False for a command that only reads)."""
+        return self._ranker is not None
 
     async def retrain_quietly(self, progress: Progress = quiet) -> None:
         """Retrain the model, logging rather than raising (the learning mixin's)."""

@@ -21,13 +21,10 @@ from db.catalog import (
     SearchPage,
     Tally,
 )
-from db.entries import compose_entry, preview_entry
 from db.types import AddedHow, VoteChoice
 from feeds.errors import FeedError, IdentifierError, PaperbotError
-from feeds.fetch import api_query_url
 from feeds.ids import parse_arxiv_id
 from feeds.models import Match, Paper
-from feeds.parse import parse_feed
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +279,9 @@ class CurationMixin(ListingMixin):
 
     async def lookup_arxiv(self, text: str, *, deadline: float | None = None) -> Paper:
         """Metadata of one paper from the arXiv API, given anything a person pastes."""
+        from feeds.fetch import api_query_url
+        from feeds.parse import parse_feed
+
         arxiv_id, _version = parse_arxiv_id(text)
         url = api_query_url(self.settings.arxiv.api_base, [arxiv_id])
         try:
@@ -418,6 +418,8 @@ class CurationMixin(ListingMixin):
         somewhere since it was announced); if arXiv cannot be reached, what the feed said
         is used. Nothing happens before a list is imported or for a section it lacks.
         """
+        from db.entries import compose_entry
+
         context = await self.list_context()
         paper = await self.catalog.get_paper(arxiv_id)
         if (
@@ -482,6 +484,8 @@ class CurationMixin(ListingMixin):
     async def _compose_preview(
         self, context: ListContext, candidate: Candidate, section: str
     ) -> str | None:
+        from db.entries import compose_entry, preview_entry
+
         try:
             entry = await asyncio.to_thread(
                 compose_entry, context.doc, section, arxiv_id=candidate.arxiv_id,

@@ -6,13 +6,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.base import AppBase, Progress, quiet
 from db.types import CandidateStatus
-from feeds.background import training_background
 from feeds.errors import PaperbotError
-from feeds.relevance import Example, RelevanceModel
+
+if TYPE_CHECKING:
+    from feeds.relevance import Example, RelevanceModel
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class LearningMixin(AppBase):
             return
         try:
             # A stored model is megabytes to decompress: off the loop, like training.
+            from feeds.relevance import RelevanceModel  # numpy, SciPy: only when a model is used
+
             model = await asyncio.to_thread(RelevanceModel.from_bytes, stored.blob)
         except PaperbotError as exc:
             # An older format or a damaged blob: rank with the rules while a new one trains.
@@ -61,6 +64,9 @@ class LearningMixin(AppBase):
         self.ranker.model = model
 
     async def gather_examples(self) -> list[Example]:
+        from feeds.background import training_background
+        from feeds.relevance import Example
+
         """Catalog papers are positives, rejections negatives, unflagged feed items background."""
         catalog = self.catalog
         examples: list[Example] = []
@@ -87,6 +93,8 @@ class LearningMixin(AppBase):
         return examples
 
     async def retrain(self, progress: Progress = quiet) -> RelevanceModel | None:
+        from feeds.relevance import RelevanceModel
+
         """Train, store and switch to a new model; on failure keep the previous one."""
         if self._retrain_lock is None:
             self._retrain_lock = asyncio.Lock()

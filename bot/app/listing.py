@@ -9,6 +9,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.app.base import AppBase, Progress, quiet
 from db.awesome import (
@@ -21,9 +22,11 @@ from db.awesome import (
     render_list,
 )
 from db.catalog import CatalogPaper, ImportReport
-from db.keywords import Vocabulary, vocabulary
 from feeds.errors import PaperbotError
 from feeds.ids import id_year_month
+
+if TYPE_CHECKING:
+    from db.keywords import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class ListContext:
 
 
 def _context(text: str, sha256: str, source: str) -> ListContext:
+    from db.keywords import vocabulary
+
     doc = parse_awesome(text)
     return ListContext(doc, vocabulary(doc), sha256, source)
 

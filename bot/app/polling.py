@@ -12,10 +12,7 @@ from typing import Literal
 from bot.app.base import AppBase, Progress, quiet
 from db.catalog import StoreReport
 from feeds.errors import FeedError
-from feeds.fetch import dump_backoffs, record_outcome
 from feeds.models import FeedState, Match, Paper
-from feeds.parse import parse_feed
-from feeds.ranking import rank_feed
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +83,10 @@ class PollingMixin(AppBase):
         A dry run reads the catalog but writes nothing: no candidates, no feed state (or the
         next real poll would see 304), no model.
         """
+        from feeds.fetch import dump_backoffs, record_outcome
+        from feeds.parse import parse_feed
+        from feeds.ranking import rank_feed
+
         report = PollReport(dry_run=dry_run)
         urls = feeds or self.settings.arxiv.feeds
         catalog = self.catalog
