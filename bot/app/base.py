@@ -29,8 +29,10 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-class AppBase:
-    """State the use-case mixins of `App` share, and the background tasks it owns."""
+class Core:
+    """What every use case shares: the settings, the catalog thread, the clock, the fetcher,
+    the ranker (the one piece of state that changes: a retrain or a new list replaces it),
+    and the background tasks. The collaborators of `App` receive it at construction."""
 
     def __init__(
         self,
@@ -77,9 +79,16 @@ class AppBase:
         """Whether the ranker was made (False for a command that only reads)."""
         return self._ranker is not None
 
-    async def retrain_quietly(self, progress: Progress = quiet) -> None:
-        """Retrain the model, logging rather than raising (the learning mixin's)."""
-        return None
+    async def close_fetcher(self) -> None:
+        """Close the HTTP session, if one was opened."""
+        if self._fetcher is not None:
+            await self._fetcher.close()
+
+    def cancel_tasks(self, prefix: str) -> None:
+        """Cancel the background tasks whose name starts with `prefix`."""
+        for task in list(self._tasks):
+            if task.get_name().startswith(prefix):
+                task.cancel()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run `coro` in the background; the task is kept, logged if it fails, awaited on close."""
@@ -102,3 +111,36 @@ class AppBase:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+
+class Part:
+    """A collaborator of `App`: one group of use cases over the shared `Core`."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def catalog(self) -> AsyncCatalog:
+        return self.core.catalog
+
+    def clock(self) -> datetime:
+        return self.core.clock()
+
+    @property
+    def ranker(self) -> Ranker:
+        return self.core.ranker
+
+    @ranker.setter
+    def ranker(self, ranker: Ranker) -> None:
+        self.core.ranker = ranker
+
+    @property
+    def fetcher(self) -> Fetcher:
+        return self.core.fetcher
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        return self.core.spawn(coro, name)

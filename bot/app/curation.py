@@ -8,9 +8,11 @@ import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-from bot.app.listing import ListContext, ListingMixin
+from bot.app.base import Core, Part
+from bot.app.learning import Learning
+from bot.app.listing import ListContext, Listing
 from bot.app.voting import judge
 from db.awesome import NewEntry, entry_key, match_section
 from db.catalog import (
@@ -169,9 +171,15 @@ class Found:
     tally: Tally | None = None
 
 
-class CurationMixin(ListingMixin):
-    _decisions_since_retrain: int = 0
-    _previews: dict[tuple[object, ...], str | None]
+class Curation(Part):
+    """Curation: look papers up, submit them, vote and decide, set sections, expire; the
+    records of the review posts."""
+
+    def __init__(self, core: Core, listing: Listing, learning: Learning) -> None:
+        super().__init__(core)
+        self.listing = listing
+        self.learning = learning
+        self._previews: dict[tuple[object, ...], str | None] = {}
 
     # -- looking things up -----------------------------------------------------------------
 
@@ -208,10 +216,6 @@ class CurationMixin(ListingMixin):
     ) -> list[Candidate]:
         """Candidates, newest first; `status` one or several."""
         return await self.catalog.candidates(status=status)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._previews = {}
 
     # -- the review posts' records (what the Discord adapter reads and writes) ---------
 
@@ -255,7 +259,7 @@ class CurationMixin(ListingMixin):
 
         Before any import, the rules' sections and those of papers already in the catalog.
         """
-        context = await self.list_context()
+        context = await self.listing.list_context()
         if context is not None:
             return context.sections
         names = list(self.ranker.rules.sections)
@@ -371,7 +375,7 @@ class CurationMixin(ListingMixin):
             self.spawn(self._complete_in_background(arxiv_id), name=ENTRY_TASK + arxiv_id)
         elif approved:
             not_rechecked = (await self.complete_entry(arxiv_id, recheck=recheck)).not_rechecked
-        self._note_decision()
+        self.learning.note_decision()
         kind: DecideKind = "approved" if approved else "rejected"
         return DecideResult(
             arxiv_id, kind, decision.status, decision.section, not_rechecked=not_rechecked
@@ -420,7 +424,7 @@ class CurationMixin(ListingMixin):
         """
         from db.entries import compose_entry
 
-        context = await self.list_context()
+        context = await self.listing.list_context()
         paper = await self.catalog.get_paper(arxiv_id)
         if (
             context is None
@@ -465,7 +469,7 @@ class CurationMixin(ListingMixin):
 
     async def entry_preview(self, candidate: Candidate) -> str | None:
         """The exact lines approving `candidate` into its section would write (no network)."""
-        context = await self.list_context()
+        context = await self.listing.list_context()
         section = candidate.effective_section
         if context is None or not section or match_section(section, context.sections) is None:
             return None
@@ -496,16 +500,6 @@ class CurationMixin(ListingMixin):
         except PaperbotError:
             return None
 
-    def _note_decision(self) -> None:
-        """Retrain the relevance model after every N decisions, in the background."""
-        model = self.settings.model
-        if not model.enabled:
-            return
-        self._decisions_since_retrain += 1
-        if self._decisions_since_retrain >= model.retrain_every:
-            self._decisions_since_retrain = 0
-            self.spawn(self.retrain_quietly(), name="paperbot-retrain")
-
     async def set_section(self, key: str, section: str, actor: str) -> SectionChange:
         """Set an open candidate's section, or move a catalog paper."""
         name = await self.resolve_section(section)
@@ -521,6 +515,7 @@ class CurationMixin(ListingMixin):
         return SectionChange(arxiv_id, name, target)
 
     async def expire(self) -> list[str]:
+        """Expire the open candidates older than [discord] expire_days; their ids."""
         expired = await self.catalog.expire(self.clock(), self.settings.discord.expire_days)
         if expired:
             log.info("expired %d candidate(s): %s", len(expired), ", ".join(expired))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.app.base import AppBase
+from bot.app.base import Part
 from bot.app.polling import LAST_ANNOUNCEMENT
 from db.catalog import Candidate
 
@@ -28,7 +28,9 @@ class DigestData:
         return not (self.new or self.approved or self.rejected or self.expiring)
 
 
-class DigestMixin(AppBase):
+class Digest(Part):
+    """What the daily digest says, and whether it is due."""
+
     async def digest_data(self) -> DigestData:
         """What happened since the last digest (or the last day)."""
         catalog = self.catalog
@@ -66,4 +68,5 @@ class DigestMixin(AppBase):
         )
 
     async def digest_sent(self, data: DigestData) -> None:
+        """Record that the digest for `data` was posted (the next one starts from it)."""
         await self.catalog.meta_set(LAST_DIGEST, data.now.isoformat())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.app.base import AppBase
+from bot.app.base import Part
 from feeds.errors import PaperbotError
 from feeds.models import FeedState
 
@@ -102,7 +102,9 @@ def _with_alerted(state: FeedState, alerted: bool) -> FeedState:
     return dataclasses.replace(state, alerted=alerted)
 
 
-class HealthMixin(AppBase):
+class Health(Part):
+    """The service's heartbeat and the feeds' health, and the alerts it warrants."""
+
     async def note_started(self) -> None:
         """The service's scheduler started: its jobs run from now on."""
         now = self.clock().isoformat()
@@ -114,6 +116,7 @@ class HealthMixin(AppBase):
         await self.catalog.meta_set(WORKER_ALIVE, self.clock().isoformat())
 
     async def note_poll_started(self) -> None:
+        """Record that a poll started now (what `doctor --service` reads)."""
         await self.catalog.meta_set(POLL_STARTED, self.clock().isoformat())
 
     async def service_times(self) -> dict[str, datetime | None]:
@@ -155,4 +158,5 @@ class HealthMixin(AppBase):
             raise PaperbotError(f"{url}: no such feed in the catalog (see paperbot feeds)")
 
     async def alert_sent(self, alert: HealthAlert) -> None:
+        """Record that a feed-health alert was sent, so it is not sent again."""
         await self.catalog.save_feed_state(alert.state)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.app.base import AppBase, Progress, quiet
+from bot.app.base import Core, Part, Progress, quiet
 from db.types import CandidateStatus
 from feeds.errors import PaperbotError
 
@@ -41,8 +41,23 @@ class ModelStatus:
     last_error: str | None
 
 
-class LearningMixin(AppBase):
-    _retrain_lock: asyncio.Lock | None = None
+class Learning(Part):
+    """The relevance model: loaded, retrained (after decisions, polls, imports), described."""
+
+    def __init__(self, core: Core) -> None:
+        super().__init__(core)
+        self._retrain_lock: asyncio.Lock | None = None
+        self._decisions_since_retrain = 0
+
+    def note_decision(self) -> None:
+        """Retrain the relevance model after every N decisions, in the background."""
+        model = self.settings.model
+        if not model.enabled:
+            return
+        self._decisions_since_retrain += 1
+        if self._decisions_since_retrain >= model.retrain_every:
+            self._decisions_since_retrain = 0
+            self.spawn(self.retrain_quietly(), name="paperbot-retrain")
 
     async def load_model(self) -> None:
         """Use the newest stored relevance model, if any and if enabled; keep rules otherwise."""
@@ -64,10 +79,10 @@ class LearningMixin(AppBase):
         self.ranker.model = model
 
     async def gather_examples(self) -> list[Example]:
+        """Catalog papers are positives, rejections negatives, unflagged feed items background."""
         from feeds.background import training_background
         from feeds.relevance import Example
 
-        """Catalog papers are positives, rejections negatives, unflagged feed items background."""
         catalog = self.catalog
         examples: list[Example] = []
         for paper in await catalog.papers():
@@ -93,9 +108,9 @@ class LearningMixin(AppBase):
         return examples
 
     async def retrain(self, progress: Progress = quiet) -> RelevanceModel | None:
+        """Train, store and switch to a new model; on failure keep the previous one."""
         from feeds.relevance import RelevanceModel
 
-        """Train, store and switch to a new model; on failure keep the previous one."""
         if self._retrain_lock is None:
             self._retrain_lock = asyncio.Lock()
         if self._retrain_lock.locked():
@@ -141,6 +156,7 @@ class LearningMixin(AppBase):
             return model
 
     async def retrain_quietly(self, progress: Progress = quiet) -> None:
+        """`retrain`, when the model is enabled, for the callers that do not wait on it."""
         if self.settings.model.enabled:
             await self.retrain(progress)
 

@@ -7,11 +7,13 @@ import contextlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.app.base import AppBase, Progress, quiet
+from bot.app.base import Core, Part, Progress, quiet
+from bot.app.learning import Learning
 from db.awesome import (
     AwesomeDoc,
     Entry,
@@ -171,24 +173,35 @@ def entry_for(paper: CatalogPaper) -> NewEntry:
     )
 
 
-class ListingMixin(AppBase):
-    _list_cache: ListContext | None = None
+class Listing(Part):
+    """The list: import the maintainer's README, export it with approved papers inserted,
+    and the parsed README every other use case reads (`list_context`)."""
+
+    def __init__(
+        self,
+        core: Core,
+        learning: Learning,
+        on_change: Callable[[ListContext], None] | None = None,
+    ) -> None:
+        """`on_change` is told when a new version of the list is read (the ranker follows
+        its sections)."""
+        super().__init__(core)
+        self.learning = learning
+        self.on_change = on_change
+        self.cached: ListContext | None = None
 
     async def list_context(self) -> ListContext | None:
         """The imported README (None before the first import), parsed once per version."""
         stored = await self.catalog.current_list()
         if stored is None:
             return None
-        cached = self._list_cache
+        cached = self.cached
         if cached is None or cached.sha256 != stored.sha256:
             cached = await asyncio.to_thread(_context, stored.text, stored.sha256, stored.source)
-            self._list_cache = cached
-            self._list_changed(cached)
+            self.cached = cached
+            if self.on_change is not None:
+                self.on_change(cached)
         return cached
-
-    def _list_changed(self, context: ListContext) -> None:
-        """Hook for the parts that follow the list's sections (the ranker)."""
-        return None
 
     async def import_list(
         self,
@@ -260,7 +273,7 @@ class ListingMixin(AppBase):
             # The list changed: train now (the first model right after the first import,
             # on the bundled background sample), so the next poll already uses it.
             progress("the list changed: training the relevance model on it")
-            await self.retrain_quietly(progress)
+            await self.learning.retrain_quietly(progress)
         log.info(
             "imported %s: %d entries, %d added, %d updated, %d removed", source,
             len(doc.entries), len(report.added), len(report.updated), len(removed),

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from bot.app.base import AppBase, Progress, quiet
+from bot.app.base import Core, Part, Progress, quiet
+from bot.app.learning import Learning
 from db.catalog import StoreReport
 from feeds.errors import FeedError
 from feeds.models import FeedState, Match, Paper
@@ -70,7 +71,13 @@ def _merge_reports(a: StoreReport | None, b: StoreReport) -> StoreReport:
     return a
 
 
-class PollingMixin(AppBase):
+class Polling(Part):
+    """Polling the feeds: fetch, parse, rank, store; the model learns the day at once."""
+
+    def __init__(self, core: Core, learning: Learning) -> None:
+        super().__init__(core)
+        self.learning = learning
+
     async def poll(
         self,
         feeds: list[str] | None = None,
@@ -153,7 +160,7 @@ class PollingMixin(AppBase):
                 # looks like: the next poll ranks against them, not against the nightly model.
                 log.info("poll brought %d new background announcements: retraining", added)
                 report.retraining = True
-                self.spawn(self.retrain_quietly(), name="paperbot-retrain-after-poll")
+                self.spawn(self.learning.retrain_quietly(), name="paperbot-retrain-after-poll")
         return report
 
     async def _candidates_by_day(self) -> dict[date, set[str]]:

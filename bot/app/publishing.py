@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.app.listing import ListingMixin, entry_for
+from bot.app.base import Core, Part
+from bot.app.listing import Listing, entry_for
 from bot.forge import Forge, ForgeError, ForgeNotFound, GitHub, PullRequest
 from bot.publish import (
     Change,
@@ -150,8 +151,13 @@ def _keys(text: str) -> set[str]:
     return {e.key for e in parse_awesome(text).entries}
 
 
-class PublishingMixin(ListingMixin):
-    _publishing: asyncio.Lock | None = None
+class Publishing(Part):
+    """Publishing approved papers to the list's repository, and following it."""
+
+    def __init__(self, core: Core, listing: Listing) -> None:
+        super().__init__(core)
+        self.listing = listing
+        self._publishing: asyncio.Lock | None = None
 
     def _publish_lock(self) -> asyncio.Lock:
         """One publish or sync at a time in this process (a schedule and a curator's
@@ -420,7 +426,7 @@ class PublishingMixin(ListingMixin):
                 result.listed = sorted(waiting & now)
                 result.removed = sorted(before - now)
             else:
-                imported = await self.import_list(
+                imported = await self.listing.import_list(
                     upstream.readme,
                     f"{config.remote}/{base}:{config.readme}",
                     "sync",
