@@ -104,3 +104,15 @@ def test_no_adapter_touches_the_catalog() -> None:
             if imported in ("db.catalog", "db.worker") or imported.startswith("db.catalog."):
                 offenders.append(f"{name}: imports {imported}")
     assert offenders == []
+
+
+def test_only_the_embeds_module_builds_embeds() -> None:
+    """How a post or an answer looks lives in one module; cogs and services call it."""
+    offenders = [
+        name
+        for name, path in _modules().items()
+        if name.startswith("bot.discord")
+        and name != "bot.discord.embeds"
+        and "discord.Embed(" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

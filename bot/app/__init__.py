@@ -35,8 +35,10 @@ from db.catalog import (
     CatalogFull,
     CatalogLocked,
     CatalogPaper,
+    CatalogStats,
     CatalogStorageError,
     CatalogUnavailable,
+    SearchPage,
     Tally,
 )
 
@@ -51,6 +53,7 @@ __all__ = [
     "CatalogFull",
     "CatalogLocked",
     "CatalogPaper",
+    "CatalogStats",
     "CatalogStorageError",
     "CatalogUnavailable",
     "DecideResult",
@@ -70,6 +73,7 @@ __all__ = [
     "PublishResult",
     "PublishingOff",
     "PullOutcome",
+    "SearchPage",
     "SectionChange",
     "SyncResult",
     "Tally",

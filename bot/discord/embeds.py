@@ -12,7 +12,15 @@ from datetime import datetime, timedelta, tzinfo
 
 import discord
 
-from bot.app import Candidate, DigestData, FeedHealth, Tally
+from bot.app import (
+    Candidate,
+    CatalogPaper,
+    CatalogStats,
+    DigestData,
+    FeedHealth,
+    SearchPage,
+    Tally,
+)
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -301,3 +309,85 @@ def feed_lines(feeds: Sequence[FeedHealth]) -> str:
             when = s.last_success.strftime("%Y-%m-%d %H:%M UTC") if s.last_success else "-"
             lines.append(f"✅ {feed.url}: ok, last success {when}")
     return "\n".join(lines) or "no feeds"
+
+
+# -- the catalog's answers: search, one paper, recent, stats ----------------------------
+
+
+def search_page_embed(query: str, result: SearchPage, page: int, page_size: int) -> discord.Embed:
+    """One page of search results, numbered across pages, with the total in the footer."""
+    title = truncate(f"Search: {' '.join(query.split())}", 256)
+    embed = discord.Embed(title=title, colour=COLOUR_OPEN)
+    if not result.hits:
+        embed.description = "No papers match." if page == 0 else "No more results."
+    for n, hit in enumerate(result.hits, page * page_size + 1):
+        p = hit.paper
+        url = p.paper_url or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else "")
+        lines = [short_authors(p.authors, 200)]
+        meta = " · ".join(str(x) for x in (p.section, p.year, p.venue) if x)
+        if meta:
+            lines.append(escape(meta))
+        if url:
+            lines.append(f"[{p.arxiv_id or 'paper'}]({url})")
+        embed.add_field(
+            name=truncate(f"{n}. {' '.join(p.title.split())}", 256),
+            value=truncate("\n".join(lines), FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    pages = max(1, -(-result.total // page_size))
+    shown = f"{result.total}+" if result.total_capped else str(result.total)
+    embed.set_footer(text=f"{shown} result(s) · page {page + 1}/{pages}")
+    return fit_embed(embed)
+
+
+def paper_embed(paper: CatalogPaper) -> discord.Embed:
+    """One catalog paper: its entry's digest, authors, section, year, venue and code."""
+    embed = discord.Embed(
+        title=truncate(" ".join(paper.title.split()), 256),
+        url=paper.paper_url or None,
+        colour=COLOUR_OPEN,
+        description=truncate(escape(paper.digest or paper.abstract or ""), 1500) or None,
+    )
+    embed.add_field(name="Authors", value=short_authors(paper.authors, 500), inline=False)
+    embed.add_field(name="Section", value=escape(paper.section or "-"))
+    embed.add_field(name="Year", value=str(paper.year or "-"))
+    if paper.venue:
+        embed.add_field(name="Venue", value=truncate(escape(paper.venue), 200))
+    if paper.code_url:
+        embed.add_field(name="Code", value=truncate(paper.code_url, 500), inline=False)
+    return fit_embed(embed)
+
+
+def recent_embed(papers: Sequence[CatalogPaper]) -> discord.Embed:
+    """The papers added most recently, newest first."""
+    embed = discord.Embed(title=f"{len(papers)} most recent paper(s)", colour=COLOUR_OPEN)
+    if not papers:
+        embed.description = "The catalog is empty."
+    for p in papers:
+        url = p.paper_url or ""
+        embed.add_field(
+            name=truncate(" ".join(p.title.split()), 256),
+            value=truncate(
+                f"{escape(p.section or '-')} · {p.year or '?'} · {url}", FIELD_VALUE_LIMIT
+            ),
+            inline=False,
+        )
+    return fit_embed(embed)
+
+
+def stats_embed(stats: CatalogStats, feeds: Sequence[FeedHealth]) -> discord.Embed:
+    """The catalog by section, the candidates by status, every feed's health."""
+    embed = discord.Embed(title="paperbot statistics", colour=COLOUR_OPEN)
+    lines = [f"{escape(str(s))}: {n}" for s, n in stats.papers_by_section.items()] or ["empty"]
+    embed.add_field(
+        name=f"Catalog ({stats.papers})", value=truncate("\n".join(lines), 1024), inline=False
+    )
+    embed.add_field(
+        name="Candidates",
+        value=truncate(
+            "\n".join(f"{k}: {v}" for k, v in stats.candidates_by_status.items()) or "none", 1024
+        ),
+        inline=False,
+    )
+    embed.add_field(name="Feeds", value=truncate(feed_lines(list(feeds)), 1024), inline=False)
+    return fit_embed(embed)

@@ -16,13 +16,13 @@ from discord.ext import commands
 
 from bot.app import App
 from bot.discord.embeds import (
-    COLOUR_OPEN,
-    FIELD_VALUE_LIMIT,
     candidate_embed,
     escape,
     feed_lines,
-    fit_embed,
-    short_authors,
+    paper_embed,
+    recent_embed,
+    search_page_embed,
+    stats_embed,
     truncate,
     view_of,
 )
@@ -161,28 +161,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
             limit=PAGE_SIZE,
             offset=page * PAGE_SIZE,
         )
-        title = truncate(f"Search: {' '.join(query.split())}", 256)
-        embed = discord.Embed(title=title, colour=COLOUR_OPEN)
-        if not result.hits:
-            embed.description = "No papers match." if page == 0 else "No more results."
-        for n, hit in enumerate(result.hits, page * PAGE_SIZE + 1):
-            p = hit.paper
-            url = p.paper_url or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else "")
-            lines = [short_authors(p.authors, 200)]
-            meta = " · ".join(str(x) for x in (p.section, p.year, p.venue) if x)
-            if meta:
-                lines.append(escape(meta))
-            if url:
-                lines.append(f"[{p.arxiv_id or 'paper'}]({url})")
-            embed.add_field(
-                name=truncate(f"{n}. {' '.join(p.title.split())}", 256),
-                value=truncate("\n".join(lines), FIELD_VALUE_LIMIT),
-                inline=False,
-            )
-        pages = max(1, -(-result.total // PAGE_SIZE))
-        shown = f"{result.total}+" if result.total_capped else str(result.total)
-        embed.set_footer(text=f"{shown} result(s) · page {page + 1}/{pages}")
-        return fit_embed(embed), result.total
+        return search_page_embed(query, result, page, PAGE_SIZE), result.total
 
     @app_commands.command(name="search", description="Search the catalog")
     @app_commands.describe(
@@ -226,20 +205,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         found = await self.app.find(id[:300])
         paper = found.paper
         if paper is not None:
-            embed = discord.Embed(
-                title=truncate(" ".join(paper.title.split()), 256),
-                url=paper.paper_url or None,
-                colour=COLOUR_OPEN,
-                description=truncate(escape(paper.digest or paper.abstract or ""), 1500) or None,
-            )
-            embed.add_field(name="Authors", value=short_authors(paper.authors, 500), inline=False)
-            embed.add_field(name="Section", value=escape(paper.section or "-"))
-            embed.add_field(name="Year", value=str(paper.year or "-"))
-            if paper.venue:
-                embed.add_field(name="Venue", value=truncate(escape(paper.venue), 200))
-            if paper.code_url:
-                embed.add_field(name="Code", value=truncate(paper.code_url, 500), inline=False)
-            await interaction.followup.send(embed=fit_embed(embed))
+            await interaction.followup.send(embed=paper_embed(paper))
             return
         if found.candidate is None:
             raise PaperbotError(f"{truncate(id, 80)} is neither in the catalog nor a candidate")
@@ -255,19 +221,8 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
     ) -> None:
         await interaction.response.defer(thinking=True)
         papers = await self.app.recent(n)
-        embed = discord.Embed(title=f"{len(papers)} most recent paper(s)", colour=COLOUR_OPEN)
-        if not papers:
-            embed.description = "The catalog is empty."
-        for p in papers:
-            url = p.paper_url or ""
-            embed.add_field(
-                name=truncate(" ".join(p.title.split()), 256),
-                value=truncate(
-                    f"{escape(p.section or '-')} · {p.year or '?'} · {url}", FIELD_VALUE_LIMIT
-                ),
-                inline=False,
-            )
-        await interaction.followup.send(embed=fit_embed(embed))
+        embed = recent_embed(papers)
+        await interaction.followup.send(embed=embed)
 
     @app_commands.command(
         name="stats", description="Catalog by section, open candidates, feed health"
@@ -276,21 +231,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         await interaction.response.defer(thinking=True)
         stats = await self.app.stats()
         feeds = await self.app.feed_health()
-        embed = discord.Embed(title="paperbot statistics", colour=COLOUR_OPEN)
-        lines = [f"{escape(str(s))}: {n}" for s, n in stats.papers_by_section.items()] or ["empty"]
-        embed.add_field(
-            name=f"Catalog ({stats.papers})", value=truncate("\n".join(lines), 1024), inline=False
-        )
-        embed.add_field(
-            name="Candidates",
-            value=truncate(
-                "\n".join(f"{k}: {v}" for k, v in stats.candidates_by_status.items()) or "none",
-                1024,
-            ),
-            inline=False,
-        )
-        embed.add_field(name="Feeds", value=truncate(feed_lines(feeds), 1024), inline=False)
-        await interaction.followup.send(embed=fit_embed(embed))
+        await interaction.followup.send(embed=stats_embed(stats, feeds))
 
     # -- contributing ------------------------------------------------------------------
 
