@@ -24,6 +24,7 @@ from bot.app import (
     CatalogFull,
     CatalogLocked,
     CatalogUnavailable,
+    InvalidYears,
     PollReport,
     PublishError,
     PublishResult,
@@ -31,6 +32,7 @@ from bot.app import (
     catalog_key,
     read_text_file,
     write_text_file,
+    year_range,
 )
 from bot.app.base import Progress
 from bot.logs import LEVELS, setup_logging
@@ -85,24 +87,11 @@ def _clip(text: str | None, width: int) -> str:
 
 
 def _year_range(text: str) -> tuple[int | None, int | None]:
-    """`2020`, `2018-2020`, `2018-` or `-2020`."""
+    """`--year`: the core's reading of a year filter, as an argparse error when it is none."""
     try:
-        if "-" in text.strip()[1:] or text.strip().startswith("-"):
-            low, high = text.strip().split("-", 1)
-            years = (int(low) if low else None, int(high) if high else None)
-        else:
-            years = (int(text), int(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a year or a range like 2018-2020"
-        ) from None
-    if any(y is not None and not 1900 <= y <= 2999 for y in years):
-        raise argparse.ArgumentTypeError(f"{text!r}: a year is four digits, such as 2020")
-    if years[0] is not None and years[1] is not None and years[0] > years[1]:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} runs backwards: the earlier year first ({years[1]}-{years[0]})"
-        )
-    return years
+        return year_range(text)
+    except InvalidYears as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -539,8 +528,6 @@ async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
         found = await app.find(args.id)
     paper = found.paper
     record = paper or found.candidate
-    if record is None:
-        raise PaperbotError(f"{args.id}: not in the catalog and not a candidate")
     if args.json:
         _print_json({"kind": "paper" if paper else "candidate", **_jsonable(record)})
         return 0

@@ -7,12 +7,14 @@ from bot.app.curation import (
     AlreadyDecided,
     DecideResult,
     Found,
+    InvalidYears,
     Members,
     NotACandidate,
     SectionChange,
     UnknownSection,
     VoteOutcome,
     catalog_key,
+    year_range,
 )
 from bot.app.digest import DigestData
 from bot.app.health import HEARTBEAT_EVERY, FeedHealth, HealthAlert
@@ -65,6 +67,7 @@ __all__ = [
     "Found",
     "HealthAlert",
     "ImportResult",
+    "InvalidYears",
     "Members",
     "ModelStatus",
     "NotACandidate",
@@ -84,4 +87,5 @@ __all__ = [
     "now_utc",
     "read_text_file",
     "write_text_file",
+    "year_range",
 ]

@@ -52,6 +52,36 @@ class AlreadyDecided(PaperbotError):
     """The opposite decision was taken already: deciding again would contradict it."""
 
 
+class InvalidYears(PaperbotError, ValueError):
+    """A year filter that is not a year or a range of years."""
+
+
+def year_range(text: str | None) -> tuple[int | None, int | None]:
+    """The years a person means: `2020`, `2018-2020`, `2018-` or `-2020` (None: open end).
+    InvalidYears for anything else, a year that is not four digits, or a range backwards."""
+    if text is None or not text.strip():
+        return None, None
+    raw = " ".join(text.split())
+    shown = raw if len(raw) <= 40 else raw[:39] + "…"
+    try:
+        if "-" in raw:
+            low, _, high = raw.partition("-")
+            years = (int(low) if low.strip() else None, int(high) if high.strip() else None)
+        else:
+            years = (int(raw), int(raw))
+    except ValueError:
+        raise InvalidYears(f"{shown!r} is not a year or a range like 2018-2020") from None
+    if years == (None, None):
+        raise InvalidYears(f"{shown!r} is not a year or a range like 2018-2020")
+    if any(y is not None and not 1900 <= y <= 2999 for y in years):
+        raise InvalidYears(f"{shown!r}: a year is four digits, such as 2020")
+    if years[0] is not None and years[1] is not None and years[0] > years[1]:
+        raise InvalidYears(
+            f"{shown!r} runs backwards: the earlier year first ({years[1]}-{years[0]})"
+        )
+    return years
+
+
 _KEY = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$")  # openreview:H1gBsgBYwH, url:…
 
 
@@ -163,8 +193,7 @@ class SectionChange:
 
 @dataclass(frozen=True)
 class Found:
-    """What a person asked for by id: a catalog paper, else a candidate with its votes
-    (all None: neither)."""
+    """What a person asked for by id: a catalog paper, else a candidate with its votes."""
 
     paper: CatalogPaper | None = None
     candidate: Candidate | None = None
@@ -184,14 +213,17 @@ class Curation(Part):
     # -- looking things up -----------------------------------------------------------------
 
     async def find(self, text: str) -> Found:
-        """A catalog paper or, failing that, a candidate, by arXiv id, URL or catalog key."""
+        """A catalog paper or, failing that, a candidate, by arXiv id, URL or catalog key.
+
+        Raises IdentifierError for text that is no id, NotACandidate when it is neither."""
         key = catalog_key(text)
         paper = await self.catalog.get_paper(key)
         if paper is not None:
             return Found(paper=paper)
         candidate = await self.catalog.get_candidate(key)
         if candidate is None:
-            return Found()
+            shown = key if len(key) <= 80 else key[:79] + "…"
+            raise NotACandidate(f"{shown}: neither in the catalog nor a candidate")
         return Found(candidate=candidate, tally=await self.catalog.tally(candidate.arxiv_id))
 
     async def search(

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import App
+from bot.app import App, year_range
 from bot.discord.embeds import (
     candidate_embed,
     escape,
@@ -29,7 +29,6 @@ from bot.discord.embeds import (
 from bot.discord.members import is_curator
 from bot.discord.notices import Notices
 from bot.discord.review import ReviewService
-from feeds.errors import PaperbotError
 from feeds.ids import parse_arxiv_id
 
 log = logging.getLogger(__name__)
@@ -37,26 +36,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5
 QUERY_MAX = 1000  # Discord allows 6000; nobody types more, and FTS caps the tokens anyway
 AUTOCOMPLETE_WAIT = 0.3  # seconds an autocomplete waits for the catalog before using the last list
-
-
-class SearchInputError(PaperbotError):
-    """Slash-command text that cannot be a search filter."""
-
-
-def parse_years(text: str | None) -> tuple[int | None, int | None]:
-    """`2019`, `2018-2020`, `2018-` or `-2020`."""
-    if not text:
-        return None, None
-    raw = text.strip()
-    try:
-        if "-" in raw:
-            low, _, high = raw.partition("-")
-            return (int(low) if low.strip() else None, int(high) if high.strip() else None)
-        return int(raw), int(raw)
-    except ValueError:
-        raise SearchInputError(
-            f"year must look like 2019 or 2018-2020, not {truncate(raw, 40)!r}"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -180,7 +159,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         author: str | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
-        year_from, year_to = parse_years(year)
+        year_from, year_to = year_range(year)
         filters = SearchFilters(
             section=await self.app.resolve_section(section),
             year_from=year_from,
@@ -207,8 +186,7 @@ class PaperCommands(commands.GroupCog, group_name="paper", group_description="Th
         if paper is not None:
             await interaction.followup.send(embed=paper_embed(paper))
             return
-        if found.candidate is None:
-            raise PaperbotError(f"{truncate(id, 80)} is neither in the catalog nor a candidate")
+        assert found.candidate is not None  # `find` raises for neither
         await interaction.followup.send(
             embed=candidate_embed(view_of(found.candidate, found.tally))
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import App, Found
+import pytest
+
+from bot.app import App, NotACandidate
 from bot.settings import Settings
 
 
@@ -19,7 +21,10 @@ async def test_find_search_and_candidates_through_the_core(tmp_path: Path, seed_
         assert found.paper is not None and found.paper.arxiv_id == "1912.02292"
         assert found.candidate is None and found.tally is None
         assert (await app.find("openreview:H1gBsgBYwH")).paper is not None
-        assert await app.find("2401.99999") == Found()
+        with pytest.raises(
+            NotACandidate, match=r"^2401\.99999: neither in the catalog nor a candidate$"
+        ):
+            await app.find("2401.99999")
         page = await app.search("double descent", limit=3)
         assert page.hits and "Double Descent" in page.hits[0].paper.title
         assert await app.candidates() == []
