@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -316,11 +317,57 @@ def _split_authors(text: str) -> list[str]:
     return result
 
 
+# TeX accents as arXiv's author lists keep them (`Kad{\\i}o\\u{g}lu`), and the combining
+# character each one is.
+_TEX_ACCENTS = {
+    "'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
+    "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
+    "c": "\u0327", "k": "\u0328", "r": "\u030a", "d": "\u0323", "b": "\u0331",
+}  # fmt: skip
+# Letters TeX writes as commands.
+_TEX_LETTERS = {
+    "i": "ı", "j": "ȷ", "l": "ł", "L": "Ł", "o": "ø", "O": "Ø", "ss": "ß", "ae": "æ",
+    "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å", "dh": "ð", "DH": "Ð", "th": "þ",
+    "TH": "Þ", "dj": "đ", "DJ": "Đ", "ng": "ŋ", "NG": "Ŋ",
+}  # fmt: skip
+_TEX_ACCENT_RE = re.compile(
+    r"\\(['`^\"~=.]|[uvHckrdb](?![A-Za-z]))\s*(?:\{\s*(\\?[A-Za-z]+|.)\s*\}|(\\[A-Za-z]+|[A-Za-z]))"
+)
+_TEX_LETTER_RE = re.compile(
+    r"\\(ss|ae|AE|oe|OE|aa|AA|dh|DH|th|TH|dj|DJ|ng|NG|[ijlLoO])(?![A-Za-z])\s*(?:\{\s*\})?"
+)
+
+
+def untex(name: str) -> str:
+    """A name as its owner writes it: TeX accents and letters (`Kad{\\i}o\\u{g}lu`,
+    `Przemys{\\l}aw`, `G\\'omez`) become the Unicode letters (`Kadıoğlu`, `Przemysław`,
+    `Gómez`); anything else TeX is left as it is."""
+    if "\\" not in name:
+        return name
+
+    def letter(match: re.Match[str]) -> str:
+        return _TEX_LETTERS[match.group(1)]
+
+    def accent(match: re.Match[str]) -> str:
+        base = match.group(2) or match.group(3) or ""
+        if base.startswith("\\"):
+            base = _TEX_LETTERS.get(base[1:], base)
+        if base == "ı":
+            base = "i"  # an accent over a dotless i is an accented i
+        return unicodedata.normalize("NFC", base + _TEX_ACCENTS[match.group(1)])
+
+    text = _TEX_ACCENT_RE.sub(accent, name)
+    text = _TEX_LETTER_RE.sub(letter, text)
+    # the braces that only grouped a letter: `{ł}` -> `ł`
+    return re.sub(r"\{([^{}\\]{1,3})\}", r"\1", text)
+
+
 def _authors_from_text(text: str) -> list[str]:
     if "(" not in text and " and" not in text and "and " not in text:
         # The common case by far: `A, B, C` without affiliations.
-        return [name for name in (" ".join(part.split()) for part in text.split(",")) if name]
-    return _split_authors(text)
+        names = (" ".join(part.split()) for part in text.split(","))
+        return [untex(name) for name in names if name]
+    return [untex(name) for name in _split_authors(text)]
 
 
 def _categories(terms: list[str]) -> list[str]:
@@ -519,7 +566,7 @@ def _api_paper(entry: Any) -> Paper:
     terms = [_get(primary, "term") or ""] if primary else []
     terms.extend(_entry_terms(entry))
     authors = [
-        name
+        untex(name)
         for name in (
             _clean_text(_get(author, "name") or "") for author in _get(entry, "authors") or ()
         )
