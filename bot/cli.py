@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -74,6 +74,35 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def _human(value: Any) -> str:
+    """A value as a person reads it: lists joined, mappings as `key: value`, times to the
+    minute in UTC, numbers short; never a Python repr."""
+    value = _jsonable(value) if not isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return _when(value)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return _when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_human(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        if all(isinstance(v, list) for v in value):
+            return "; ".join(" ".join(_human(x) for x in v) for v in value)
+        return ", ".join(_human(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _when(moment: datetime) -> str:
+    """A moment to the minute, in UTC: what a person checks a log against."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _print_json(value: Any) -> None:
@@ -234,10 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="the candidate's arXiv id or URL")
     p.add_argument("--by", default="cli", help="name recorded in the audit log")
 
-    p = command("candidates", help="list candidates")
+    p = command("candidates", help="list candidates, best score first")
     p.add_argument(
         "--status", action="append", choices=[str(s) for s in CandidateStatus],
         metavar="STATUS", help="only these: " + ", ".join(CandidateStatus),
+    )  # fmt: skip
+    p.add_argument(
+        "--limit", type=_at_least(1, 10_000), default=50, metavar="N",
+        help="show at most N (1 to 10000, default 50; --json lists them all)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -533,7 +566,7 @@ async def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     for name, value in _jsonable(record).items():
         if value not in (None, "", [], {}):
-            print(f"{name:>18}: {value}")
+            print(f"{name:>18}: {_human(value)}")
     return 0
 
 
@@ -590,11 +623,16 @@ async def cmd_candidates(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("no candidates")
-    for c in rows:
+        return 0
+    rows = sorted(rows, key=lambda c: (-c.score, c.arxiv_id))
+    print(f"{'status':<9} {'score':>6}  {'arXiv id':<12} {'section':<24} title")
+    for c in rows[: args.limit]:
         section = c.effective_section or "-"
         print(
             f"{c.status:<9} {c.score:6.2f}  {c.arxiv_id:<12} {_clip(section, 24):<24} {_clip(c.title, 60)}"
         )
+    if len(rows) > args.limit:
+        print(f"… and {len(rows) - args.limit} more (--limit, or --json for all)")
     return 0
 
 
@@ -625,9 +663,11 @@ async def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
         _print_json(rows)
         return 0
     for feed, row in zip(feeds, rows, strict=True):
+        success = _human(row["last_success"]) if row["last_success"] else "-"
+        change = _human(row["last_changed"]) if row["last_changed"] else "-"
         print(
-            f"{row['url']}\n  {feed.label}; last success {row['last_success'] or '-'}; "
-            f"last change {row['last_changed'] or '-'}; failures {row['consecutive_failures']}"
+            f"{row['url']}\n  {feed.label}; last success {success}; "
+            f"last change {change}; failures {row['consecutive_failures']}"
         )
         if row["last_error"]:
             print(f"  last error: {row['last_error']}")
@@ -808,7 +848,12 @@ async def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
         print("no model trained yet: candidates are ranked by the rules alone")
         return 0
     for key, value in _jsonable(info).items():
-        print(f"{key:>14}: {value}")
+        if key == "calibration" and value:
+            # rate -> the score above which that share of an ordinary day's papers lies
+            shown = ", ".join(f"top {rate * 100:g}% above {cut:.3f}" for rate, cut in value)
+        else:
+            shown = _human(value) if value is not None else "-"
+        print(f"{key:>14}: {shown}")
     return 0
 
 

@@ -155,6 +155,8 @@ def test_model_trains_after_the_first_poll_and_explains_candidates(
     cli("import-awesome", str(seed_file))  # trains the first model, on the bundled background
     info = json.loads(cli("model", "--json").stdout)
     assert info["version"] == 1 and info["positives"] == 34 and info["in_use"]
+    described = cli("model").stdout  # for a person: no reprs, calibration in words
+    assert "top 3% above 0." in described and "[[" not in described and "{'" not in described
     out = cli("poll", "--once", "--dry-run").stdout  # the very first run already uses it
     assert "model relevance" in out and "like *" in out
     cli("poll", "--once")  # the day's own announcements become the background, at once

@@ -192,3 +192,24 @@ def test_publish_makes_one_commit_per_approved_paper_and_reruns_commit_nothing(
     (clone / "notes.txt").write_text("wip\n", encoding="utf-8")
     dirty = cli("publish", check=False)
     assert dirty.returncode == 2 and len(dirty.stderr.strip().splitlines()) == 1
+
+
+def test_the_terminal_gets_names_and_times_not_python_reprs(
+    cli: Cli, list_2022: Path, tmp_path: Path
+) -> None:
+    cli("import-awesome", str(list_2022))
+    shown = cli("show", "1912.02292").stdout
+    assert "authors: Preetum Nakkiran, Gal Kaplun, Yamini Bansal" in shown
+    assert "['" not in shown and "+00:00" not in shown
+    assert re.search(r"added_at: \d{4}-\d\d-\d\d \d\d:\d\d UTC\n", shown)
+    ids = _candidates(cli, tmp_path, 7)
+    table = cli("candidates", "--limit", "3").stdout.splitlines()
+    assert table[0].split() == ["status", "score", "arXiv", "id", "section", "title"]
+    rows = table[1:4]
+    scores = [float(row.split()[1]) for row in rows]
+    assert scores == sorted(scores, reverse=True) and len(rows) == 3
+    assert table[4] == "… and 4 more (--limit, or --json for all)"
+    assert {row.split()[2] for row in rows} <= set(ids)
+    assert len(json.loads(cli("candidates", "--json").stdout)) == 7
+    feeds = cli("feeds").stdout
+    assert re.search(r"last success \d{4}-\d\d-\d\d \d\d:\d\d UTC;", feeds), feeds
