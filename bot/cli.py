@@ -45,6 +45,10 @@ from feeds.ids import parse_arxiv_id
 log = logging.getLogger(__name__)
 
 
+# Commands that never create the catalog file.
+NO_CATALOG_WRITTEN = frozenset({"doctor", "backup", "evaluate", "serve"})
+
+
 def advice(exc: Exception) -> str:
     """What a person at the command line can do about a catalog error ("" for the rest)."""
     if isinstance(exc, CatalogCorrupt):
@@ -384,6 +388,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.data_dir_source == "user data dir" and not settings.database_path.exists()
         ):
             _stderr(f"paperbot: {settings.data_dir_description}")
+        elif (
+            settings.catalog.database
+            and not settings.database_path.exists()
+            and args.command not in NO_CATALOG_WRITTEN
+            and not getattr(args, "dry_run", False)
+        ):
+            # A configured path that is not there may be a typo: creating it says so.
+            _stderr(
+                f"paperbot: {settings.database_path} does not exist yet ([catalog] database):"
+                " creating a new, empty catalog there"
+            )
         handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args)) or 0
     except (ConfigError, PaperbotError) as exc:

@@ -219,3 +219,17 @@ def test_an_approval_that_could_not_re_check_arxiv_says_so(
     assert "; arXiv not re-checked (" in said and "written from the announced metadata" in said
     quiet = cli("approve", first["arxiv_id"]).stdout  # already approved: nothing re-checked
     assert "re-checked" not in quiet
+
+
+def test_a_configured_catalog_that_does_not_exist_is_created_with_a_line_saying_so(
+    cli: Cli, tmp_path: Path
+) -> None:
+    where = tmp_path / "not" / "there" / "x.db"
+    cli.configure(f'[catalog]\ndatabase = "{where}"\n')
+    result = cli("candidates")
+    assert result.stderr.splitlines() == [
+        f"paperbot: {where} does not exist yet ([catalog] database): creating a new, empty"
+        " catalog there"
+    ]
+    assert where.exists()
+    assert cli("candidates").stderr == ""  # said once: it exists now
