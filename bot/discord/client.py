@@ -78,6 +78,8 @@ def invite_url(application_id: int | None) -> str:
 # A link in an error told to a user: the addresses of the operator's own set-up (an API
 # base, a proxy, a loopback or private host) stay in the log; links anyone can open stay.
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s)>\]]+", re.IGNORECASE)
+# An absolute path on the server (not the path of a URL, which follows its host).
+_PATH = re.compile(r"(?<![\w:/.~-])(?:~/|/)(?:[^\s/:;,()'\"]+/)+([^\s/:;,()'\"]+)")
 
 
 def _internal(url: str, bases: Sequence[str]) -> bool:
@@ -105,6 +107,8 @@ def user_text(error: PaperbotError, internal: Sequence[str] = ()) -> str:
     else:
         text = str(error)
     text = _URL.sub(lambda m: "(an internal address)" if _internal(m[0], internal) else m[0], text)
+    # The server's own folders are the operator's business too: a file by its name alone.
+    text = _PATH.sub(lambda m: m[1], text)
     return " ".join(text.split())
 
 

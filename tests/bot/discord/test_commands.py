@@ -385,3 +385,15 @@ async def _paper_section(h: Harness, arxiv_id: str, section: str) -> bool:
 
 def _jump_count(text: str) -> int:
     return text.count("https://discord.com/channels/")
+
+
+async def test_a_failed_export_names_the_file_not_the_servers_folders(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    settings = make_settings(fake_discord, tmp_path)
+    settings.catalog.awesome_readme = str(tmp_path / "lists" / "README.md")  # not there
+    async with running_bot(fake_discord, settings) as h:
+        record = await run(h, "export", user=h.member("erin"))
+        said = text(record)
+        assert "README.md" in said and "cannot read" in said
+        assert str(tmp_path) not in said and "/lists/" not in said
