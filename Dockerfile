@@ -3,6 +3,12 @@
 # BASE: any Debian-based image with Python >= 3.11, or plain Debian bookworm (its python3 is
 # 3.11; it is installed below when the base has none). scripts/build_image.sh builds on a
 # local bookworm base where no image registry can be reached.
+#
+# For an image that is the same image next month, pin the base by digest:
+#   docker buildx imagetools inspect python:3.11-slim   # prints "Digest: sha256:…"
+#   docker build --build-arg BASE=python:3.11-slim@sha256:… -t paperbot .
+# The Python dependencies are pinned with their hashes in requirements.lock (refresh it
+# with `make lock` after changing pyproject.toml's dependencies).
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 
@@ -36,19 +42,19 @@ ARG PIP_CERT
 
 WORKDIR /app
 # The dependencies first, in a layer of their own: a change to paperbot's code does not
-# reinstall numpy, scipy and scikit-learn.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# reinstall numpy, scipy and scikit-learn. Exactly the locked versions, each checked against
+# its hash: an image built next month installs the same files.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 
-COPY README.md LICENSE ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY feeds ./feeds
 COPY db ./db
 RUN pip install --no-deps . \
     && rm -rf /app/build \
-    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin paperbot \
+    && useradd --system --uid 10001 --create-home --home-dir /home/paperbot \
+        --shell /usr/sbin/nologin paperbot \
     && mkdir -p /data /config \
     && chown paperbot /data
 

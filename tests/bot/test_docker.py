@@ -234,6 +234,9 @@ def test_the_dockerfile_keeps_its_promises() -> None:
     users = _instructions("USER")
     assert users and users[-1] not in ("root", "0")
     assert _instructions("VOLUME") == ['["/data"]']
+    # The user's home is its own (git's and ssh's files), not the data volume.
+    useradd = next(r for r in _instructions("RUN") if "useradd" in r)
+    assert "--home-dir /home/paperbot" in useradd and "--home-dir /data" not in useradd
     assert _instructions("WORKDIR")[-1] == "/config"  # ./paperbot.toml is /config/paperbot.toml
     health = _instructions("HEALTHCHECK")
     assert len(health) == 1
@@ -241,14 +244,37 @@ def test_the_dockerfile_keeps_its_promises() -> None:
     assert _instructions("CMD") == ['["paperbot", "run"]']
     runs = _instructions("RUN")
     assert any("git" in r.split("install", 1)[-1] for r in runs if "apt-get install" in r)
-    # The dependency layer: pyproject.toml alone, installed before any source is copied.
+    # The dependency layer: the lock file alone, every file checked against its hash,
+    # installed before any source is copied.
     copies = _instructions("COPY")
-    assert copies[0] == "pyproject.toml ./"
-    deps = next(i for i, r in enumerate(runs) if "pip install -r" in r)
+    assert copies[0] == "requirements.lock ./"
+    deps = next(i for i, r in enumerate(runs) if "--require-hashes" in r)
+    assert "-r requirements.lock" in runs[deps] and "--no-deps" in runs[deps]
     code = next(i for i, r in enumerate(runs) if "pip install --no-deps ." in r)
     assert deps < code
     text = re.sub(r"\\\n", " ", DOCKERFILE)
-    assert text.index("pip install -r") < text.index("COPY bot ")
+    assert text.index("--require-hashes") < text.index("COPY bot ")
+
+
+def test_the_lock_file_pins_every_dependency_with_hashes() -> None:
+    """requirements.lock answers pyproject.toml's dependencies: each one pinned (`==`), at
+    a version the specifier allows, with its files' hashes; `make lock` refreshes it."""
+    from packaging.requirements import Requirement
+
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned: dict[str, str] = {}
+    for block in re.split(r"\n(?=[a-z0-9])", lock):
+        first = block.split()[0] if block.strip() and not block.startswith("#") else ""
+        if "==" in first:
+            name, version = first.split("==")
+            assert "--hash=sha256:" in block, name
+            pinned[name.lower().replace("_", "-")] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for spec in project["project"]["dependencies"]:
+        requirement = Requirement(spec)
+        name = requirement.name.lower().replace("_", "-").replace(".", "-")
+        assert name in pinned, f"{name} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(pinned[name]), f"{name} {pinned[name]}: `make lock`"
 
 
 def test_the_console_script_is_the_image_command() -> None:
