@@ -422,8 +422,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 70
 
 
+# How long a command's write waits for another paperbot process (a long import, a poll
+# storing a day) before it gives up with one line; the service's jobs wait 5 s and retry
+# at their next run instead.
+WRITE_WAIT = 60.0
+
+
+def _say_waiting(pid: int | None) -> None:
+    who = f"another paperbot process (pid {pid})" if pid else "another process"
+    _stderr(f"paperbot: waiting for {who} to finish writing the catalog (at most {WRITE_WAIT:g} s)")
+
+
 def _app(settings: Settings, *, dry_run: bool = False, ranking: bool = True) -> Awaitable[App]:
-    return App.open(settings, dry_run=dry_run, ranking=ranking)
+    return App.open(
+        settings, dry_run=dry_run, ranking=ranking, write_wait=WRITE_WAIT,
+        on_write_wait=_say_waiting,
+    )  # fmt: skip
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

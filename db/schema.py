@@ -103,20 +103,32 @@ def connect(path: str | Path) -> Database:
     return Database(conn)
 
 
+# How long a write waits for another process's write lock before it says so (when it has
+# someone to tell: the command line).
+SAY_WAITING_AFTER_MS = 1000
+
+
 @contextmanager
-def immediate(db: Database) -> Iterator[None]:
+def immediate(
+    db: Database,
+    *,
+    wait_ms: int | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """One write transaction that takes the write lock up front (BEGIN IMMEDIATE).
 
     A deferred transaction that reads and then writes cannot wait for another process's
     writer: SQLite fails it with "database is locked" at once, busy_timeout or not, because
-    waiting could deadlock. Taking the lock first makes it wait up to busy_timeout instead.
-    Inside a transaction already, this is a savepoint of it.
+    waiting could deadlock. Taking the lock first makes it wait up to busy_timeout instead,
+    or up to `wait_ms` when given; `on_wait` is called once if the lock is still held after
+    SAY_WAITING_AFTER_MS (so a person hears why nothing happens). Inside a transaction
+    already, this is a savepoint of it.
     """
     if db.conn.in_transaction:
         with db.atomic():
             yield
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    _begin_immediate(db, wait_ms, on_wait)
     try:
         yield
     except BaseException:
@@ -129,6 +141,32 @@ def immediate(db: Database) -> Iterator[None]:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
+
+
+def _begin_immediate(db: Database, wait_ms: int | None, on_wait: Callable[[], None] | None) -> None:
+    total = BUSY_TIMEOUT_MS if wait_ms is None else wait_ms
+    if on_wait is None or total <= SAY_WAITING_AFTER_MS:
+        if total != BUSY_TIMEOUT_MS:
+            db.conn.execute(f"PRAGMA busy_timeout = {int(total)}")
+        try:
+            db.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            if total != BUSY_TIMEOUT_MS:
+                db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return
+    db.conn.execute(f"PRAGMA busy_timeout = {SAY_WAITING_AFTER_MS}")
+    try:
+        try:
+            db.conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+        on_wait()
+        db.conn.execute(f"PRAGMA busy_timeout = {int(total - SAY_WAITING_AFTER_MS)}")
+        db.conn.execute("BEGIN IMMEDIATE")
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def migrate(db: Database) -> None:

@@ -63,8 +63,16 @@ class AsyncCatalog:
     loop only awaits futures. `await acat.search("x")` is `await acat.run(lambda c: c.search("x"))`.
     """
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        write_wait_ms: int | None = None,
+        on_write_wait: Callable[[int | None], None] | None = None,
+    ) -> None:
         self.path = str(path)
+        self._write_wait_ms = write_wait_ms
+        self._on_write_wait = on_write_wait
         self._catalog: Catalog | None = None
         self._open_error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -74,9 +82,17 @@ class AsyncCatalog:
         )
 
     @classmethod
-    async def open(cls, path: str | Path = ":memory:") -> AsyncCatalog:
-        """Start the thread and open (and migrate) the catalog; errors surface here."""
-        acat = cls(path)
+    async def open(
+        cls,
+        path: str | Path = ":memory:",
+        *,
+        write_wait_ms: int | None = None,
+        on_write_wait: Callable[[int | None], None] | None = None,
+    ) -> AsyncCatalog:
+        """Start the thread and open (and migrate) the catalog; errors surface here.
+        `write_wait_ms` and `on_write_wait` are the Catalog's (a write waiting for another
+        process's lock)."""
+        acat = cls(path, write_wait_ms=write_wait_ms, on_write_wait=on_write_wait)
         try:
             await acat.run(lambda _: None)
         except BaseException:
@@ -89,7 +105,11 @@ class AsyncCatalog:
         # kept and raised to the caller of the first call instead.
         self._thread = threading.current_thread()
         try:
-            self._catalog = Catalog(self.path)
+            self._catalog = Catalog(
+                self.path,
+                write_wait_ms=self._write_wait_ms,
+                on_write_wait=self._on_write_wait,
+            )
         except BaseException as exc:
             self._open_error = exc
 

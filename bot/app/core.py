@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,13 +183,25 @@ class App:
         await self.core.wait_tasks(timeout)
 
     @classmethod
-    async def open(cls, settings: Settings, *, dry_run: bool = False, ranking: bool = True) -> App:
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        dry_run: bool = False,
+        ranking: bool = True,
+        write_wait: float | None = None,
+        on_write_wait: Callable[[int | None], None] | None = None,
+    ) -> App:
         """Open the catalog (creating it), the fetcher and the ranker, and load the model.
 
         With `dry_run` and no catalog file yet, an empty catalog in memory stands in, so a
         dry run creates nothing on disk. With `ranking` False (a command that only reads the
         catalog: search, show, candidates, feeds), the ranker, the model and the HTTP client
         are made on first use, if any: such a command starts in a fraction of the time.
+
+        `write_wait` (seconds) is how long a write waits for another process holding the
+        catalog's write lock (default: the busy timeout, 5 s), and `on_write_wait(pid)` is
+        told once a write has waited a second (the holder's pid when the system says it).
 
         Raises CatalogError, CatalogOpenError, RulesError (a bad rules file), ListFileError
         (a section guide that cannot be read).
@@ -213,7 +225,11 @@ class App:
                     f"{path}: cannot create its folder: {exc.strerror or exc}"
                 ) from exc
         try:
-            catalog = await AsyncCatalog.open(where)
+            catalog = await AsyncCatalog.open(
+                where,
+                write_wait_ms=int(write_wait * 1000) if write_wait is not None else None,
+                on_write_wait=on_write_wait,
+            )
         except CatalogError:
             raise
         except OSError as exc:

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from db.catalog.records import _dump, _ts
 from db.errors import NotFound, is_bug, storage_error
+from db.locks import write_lock_holder
 from db.schema import connect, immediate, migrate, retry_locked
 from db.types import AuditAction
 
@@ -48,8 +49,19 @@ class CatalogBase:
     db: Database
     conn: sqlite3.Connection
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        write_wait_ms: int | None = None,
+        on_write_wait: Callable[[int | None], None] | None = None,
+    ) -> None:
+        """`write_wait_ms`: how long a write waits for another process's write lock (the
+        busy timeout when None); `on_write_wait(pid)` hears once per write that waits, with
+        the holder's pid when the system says it."""
         self.path = str(path)
+        self.write_wait_ms = write_wait_ms
+        self.on_write_wait = on_write_wait
         try:
             self.db = retry_locked(lambda: self._open(self.path))
         except sqlite3.Error as exc:
@@ -84,7 +96,15 @@ class CatalogBase:
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction holding the write lock from its start (see schema.immediate)."""
-        with immediate(self.db):
+        hook = self.on_write_wait
+        on_wait = None
+        if hook is not None and self.path != ":memory:":
+            path = self.path
+
+            def on_wait() -> None:
+                hook(write_lock_holder(path))
+
+        with immediate(self.db, wait_ms=self.write_wait_ms, on_wait=on_wait):
             yield
 
     def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Row | None:

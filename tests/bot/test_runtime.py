@@ -147,3 +147,50 @@ def test_healthy_means_the_service_runs_its_jobs_and_polls_on_schedule(
     finally:
         catalog.close()
     assert cli("doctor", "--quiet").returncode == 0  # without --service: the catalog alone
+
+
+def test_a_command_waiting_for_another_process_says_whom_and_then_writes(
+    cli: Cli, seed_file: Path
+) -> None:
+    """A command beside another process's long write used to sit silent (79 s once) or
+    fail; it now says it waits, naming the process, and writes once the lock is free."""
+    cli("import-awesome", str(seed_file))
+    database = cli.home / "data" / "paperbot.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(database), "3"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        result = cli.subprocess("import-awesome", str(seed_file))  # a write, unchanged
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"paperbot: waiting for another paperbot process (pid {holder.pid}) to finish writing"
+        " the catalog (at most 60 s)"
+    )
+    assert "0 added, 0 updated" in result.stdout
+    assert waited >= 1.0  # it did wait for the holder, within the bound
+
+
+def test_the_holder_of_the_write_lock_is_read_from_the_kernel(tmp_path: Path) -> None:
+    from db.catalog import Catalog
+    from db.locks import write_lock_holder
+
+    database = tmp_path / "c.db"
+    Catalog(database).close()
+    assert write_lock_holder(database) is None  # nobody holds it
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(database), "2"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert write_lock_holder(database) == holder.pid
+    finally:
+        holder.wait(timeout=30)
+    assert write_lock_holder(database) is None
+    assert write_lock_holder(tmp_path / "missing.db") is None
