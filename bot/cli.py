@@ -52,7 +52,9 @@ NO_CATALOG_WRITTEN = frozenset({"doctor", "backup", "evaluate", "serve"})
 def advice(exc: Exception) -> str:
     """What a person at the command line can do about a catalog error ("" for the rest)."""
     if isinstance(exc, CatalogCorrupt):
-        return "; run `paperbot doctor`, or restore a backup"
+        return (
+            "; run `paperbot doctor` (it says whether `--repair` can fix it), or restore a backup"
+        )
     if isinstance(exc, CatalogLocked):
         return "; try again in a moment"
     if isinstance(exc, CatalogFull):
@@ -330,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("doctor", help="check the catalog, feeds, model, list and repository settings")
     p.add_argument("--full", action="store_true", help="check every page and index (slower)")
     p.add_argument("--quiet", action="store_true", help="print only problems and warnings")
+    p.add_argument(
+        "--repair", action="store_true",
+        help="rebuild a damaged full-text index from the papers (the one repair it makes)",
+    )  # fmt: skip
     p.add_argument(
         "--service", action="store_true",
         help="also check that a running service does its jobs and polls on schedule (a"
@@ -845,7 +851,7 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app.doctor import diagnose
 
-    result = await diagnose(settings, full=args.full, service=args.service)
+    result = await diagnose(settings, full=args.full, service=args.service, repair=args.repair)
     marks = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
     for finding in result.findings:
         if args.quiet and finding.level == "ok":

@@ -26,6 +26,9 @@ class CatalogCheck:
     migrations: list[str] = field(default_factory=list)  # applied, oldest first
     pending: list[str] = field(default_factory=list)  # known to this paperbot, not applied yet
     counts: dict[str, int] = field(default_factory=dict)
+    # The full-text index disagrees with the papers (None: not checked): the papers are
+    # intact, and `rebuild_search_index` makes the index again from them.
+    search_index_damaged: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -35,11 +38,14 @@ class CatalogCheck:
 _COUNTED = ("papers", "candidates", "votes", "feeds", "models", "background", "lists")
 
 
-def check_catalog(path: str | Path, *, full: bool = False) -> CatalogCheck:
+def check_catalog(
+    path: str | Path, *, full: bool = False, search_index: bool = True
+) -> CatalogCheck:
     """Open the file read-only (never migrating or repairing it) and check it.
 
     `quick_check` by default (seconds on a large file); `integrity_check` with `full`, which
-    also verifies every index against its table.
+    also verifies every index against its table. With `search_index`, FTS5's own check of
+    the full-text index too (it reads the whole index: not for a health check each minute).
     """
     path = Path(path)
     if not path.exists():
@@ -75,6 +81,14 @@ def check_catalog(path: str | Path, *, full: bool = False) -> CatalogCheck:
         return CatalogCheck(path, exists=True, readable=False, full=full, problems=problems)
     finally:
         conn.close()
+    damaged = None
+    if search_index and "papers_fts" in tables and not problems:
+        damaged = _search_index_damaged(path)
+        if damaged:
+            problems.append(
+                f"{path}: the full-text index is damaged (the papers are intact);"
+                " `paperbot doctor --repair` rebuilds it from them"
+            )
     known = [m.name for m in MIGRATIONS._migrations]
     pending = [name for name in known if name not in migrations]
     unknown = [name for name in migrations if name not in known]
@@ -82,7 +96,50 @@ def check_catalog(path: str | Path, *, full: bool = False) -> CatalogCheck:
         problems.append(
             f"{path}: made by a newer paperbot (migrations {', '.join(unknown)}); upgrade paperbot"
         )
-    return CatalogCheck(path, True, True, full, problems, migrations, pending, counts)
+    return CatalogCheck(path, True, True, full, problems, migrations, pending, counts, damaged)
+
+
+def _search_index_damaged(path: Path) -> bool | None:
+    """FTS5's own integrity check of the papers' index; None when it cannot be run.
+
+    FTS5 runs it as an INSERT of a command, which a read-only connection refuses although
+    it writes nothing: this one connection is opened read-write, and rolled back."""
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=10, isolation_level=None
+        )
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 0)")
+        return False
+    except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc) or "locked" in str(exc) or "busy" in str(exc):
+            return None
+        return True
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
+def rebuild_search_index(path: str | Path) -> int:
+    """Make the papers' full-text index again from the papers (FTS5's `rebuild`), in one
+    write transaction; the number of papers indexed. Raises CatalogError."""
+    from db.catalog import Catalog  # the catalog's own write path: lock, busy timeout
+
+    catalog = Catalog(path)
+    try:
+        with catalog._write():
+            catalog.conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
+            return int(catalog.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+    except sqlite3.Error as exc:
+        from db.errors import storage_error
+
+        raise storage_error(str(path), exc) from exc
+    finally:
+        catalog.close()
 
 
 def _lines(text: str) -> list[str]:

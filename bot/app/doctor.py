@@ -14,7 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.app.health import HEARTBEAT_EVERY, POLL_STARTED, WORKER_ALIVE, WORKER_STARTED
 from bot.settings import Settings
-from db.maintenance import CatalogCheck, check_catalog
+from db.maintenance import CatalogCheck, check_catalog, rebuild_search_index
 from feeds.errors import PaperbotError
 
 Level = Literal["ok", "warning", "problem"]
@@ -177,11 +177,23 @@ def _service_findings(
               f" {due:%Y-%m-%d %H:%M} UTC")  # fmt: skip
 
 
-async def diagnose(settings: Settings, *, full: bool = False, service: bool = False) -> Diagnosis:
-    """Every check; a damaged catalog is reported, never opened for writing. With `service`,
-    also whether a running service does its jobs and polls on schedule (a health check)."""
+async def diagnose(
+    settings: Settings, *, full: bool = False, service: bool = False, repair: bool = False
+) -> Diagnosis:
+    """Every check; a damaged catalog is reported, never opened for writing, except that with
+    `repair` a damaged full-text index (the papers intact) is rebuilt from the papers. With
+    `service`, also whether a running service does its jobs and polls on schedule."""
     d = Diagnosis()
-    check = await asyncio.to_thread(check_catalog, settings.database_path, full=full)
+    # The health check (`--service`, each minute) leaves the full-text index's own check to
+    # a doctor run by a person: it reads the whole index.
+    deep = full or repair or not service
+    check = await asyncio.to_thread(
+        check_catalog, settings.database_path, full=full, search_index=deep
+    )
+    if repair and check.search_index_damaged:
+        indexed = await asyncio.to_thread(rebuild_search_index, settings.database_path)
+        d.add("ok", "catalog", f"rebuilt the full-text index from the {indexed} papers")
+        check = await asyncio.to_thread(check_catalog, settings.database_path, full=full)
     d.catalog = check
     _catalog_findings(d, check)
     readme = settings.awesome_readme

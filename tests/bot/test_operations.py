@@ -552,3 +552,30 @@ def test_a_file_that_is_not_a_catalog_is_one_line(cli: Cli) -> None:
     assert result.returncode == 2
     _says_damaged(_one_line(result), data / "paperbot.db")
     assert (data / "paperbot.db").read_bytes() == b"this is not SQLite\n" * 500  # untouched
+
+
+def test_damage_confined_to_the_full_text_index_is_found_and_repaired(
+    cli: Cli, seed_file: Path
+) -> None:
+    """The papers intact, the index not: doctor says so and names the repair, `doctor
+    --repair` rebuilds the index from the papers, and search finds what it should again."""
+    cli("import-awesome", str(seed_file))
+    before = cli("search", "double descent", "--json").stdout
+    database = cli.home / "data" / "paperbot.db"
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("DELETE FROM papers_fts_data WHERE id > 10 AND id % 2 = 0")
+    finally:
+        conn.close()
+    found = cli("doctor", check=False)
+    assert found.returncode == 1
+    assert (
+        "PROBLEM catalog: " + str(database) + ": the full-text index is damaged (the papers are"
+        " intact); `paperbot doctor --repair` rebuilds it from them"
+    ) in found.stdout
+    assert json.loads(cli("candidates", "--json").stdout) == []  # the rest goes on
+    repaired = cli("doctor", "--repair")
+    assert "ok      catalog: rebuilt the full-text index from the 34 papers" in repaired.stdout
+    assert "PROBLEM" not in repaired.stdout
+    assert cli("search", "double descent", "--json").stdout == before
+    assert cli("doctor").returncode == 0

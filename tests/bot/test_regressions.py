@@ -46,7 +46,9 @@ def test_a_file_that_is_not_a_catalog_is_one_line(cli: Cli) -> None:
     result = cli.subprocess("search", "x", check=False)
     one_line_error(result, "paperbot.db: the catalog is damaged")
     # The advice is the command line's, after db/'s statement of what happened.
-    assert result.stderr.rstrip().endswith("); run `paperbot doctor`, or restore a backup")
+    assert result.stderr.rstrip().endswith(
+        "); run `paperbot doctor` (it says whether `--repair` can fix it), or restore a backup"
+    )
 
 
 def test_a_config_file_that_is_not_utf8_is_one_line(cli: Cli) -> None:
