@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import json
 import logging
 import signal
 import socket
 import sys
 import threading
+import types
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,19 +39,43 @@ HIDDEN_TABLES = ("_sqlite_migrations", "models", "lists", "meta", "background", 
 # Canned queries. Timestamps are stored as ISO 8601 in UTC ("2026-12-01T11:47:30+00:00"),
 # so a bound is written the same way for text comparison to order them correctly.
 _WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days')"
-QUERIES: dict[str, dict[str, str]] = {
+QUERIES: dict[str, dict[str, Any]] = {
+    "papers_to_read": {
+        "title": "Papers",
+        "description": "The list as a curator reads it: title, section, year, authors, venue,"
+        " link, and the digest (click to unfold). Words in the box search titles, authors,"
+        " abstracts, digests and key words, the best match first.",
+        # The full-text index ranks by bm25 (lower is better); an empty box lists the papers
+        # by section and newest year. escape_fts (datasette's) makes any text a plain search.
+        "hide_sql": True,
+        "sql": """
+select p.title, p.section, p.year, p.digest,
+       (select group_concat(value, ', ') from json_each(p.authors)) as authors,
+       p.venue, coalesce(p.paper_url, 'https://arxiv.org/abs/' || p.arxiv_id) as link
+from papers p
+left join (
+  select rowid, bm25(papers_fts) as rank from papers_fts
+  where :words != '' and papers_fts match escape_fts(:words)
+) found on found.rowid = p.id
+where :words = '' or found.rowid is not null
+order by case when :words = '' then 0 else found.rank end, p.section, p.year desc, p.title
+limit 200
+""".strip(),
+    },
     "open_candidates_by_votes": {
         "title": "Open candidates by votes",
+        "hide_sql": True,
         "description": "Candidates still open to votes, the most approved first (approvals"
         " minus rejections, then score).",
         "sql": """
-select c.arxiv_id, c.title, coalesce(c.section, c.suggested_section) as section,
-       c.status, round(c.score, 3) as score,
+select c.title, coalesce(c.section, c.suggested_section) as section,
        count(case when v.choice = 'approve' then 1 end) as approvals,
        count(case when v.choice = 'reject' then 1 end) as rejections,
        count(case when v.choice = 'approve' then 1 end)
          - count(case when v.choice = 'reject' then 1 end) as net,
-       c.created_at, 'https://arxiv.org/abs/' || c.arxiv_id as url
+       round(c.score, 3) as score, c.status, c.abstract,
+       'https://arxiv.org/abs/' || c.arxiv_id as url, substr(c.created_at, 1, 10) as proposed,
+       c.arxiv_id
 from candidates c left join votes v on v.candidate = c.arxiv_id
 where c.status in ('new', 'posted')
 group by c.arxiv_id
@@ -82,6 +108,63 @@ limit 100
 """.strip(),
     },
 }
+
+
+# Columns whose long text is folded in a cell (its first words, the rest on a click), and
+# columns holding a JSON list shown as plain text.
+FOLDED = frozenset({"digest", "abstract", "detail"})
+LISTS = frozenset({"authors", "keywords", "categories", "reasons"})
+FOLD_AFTER = 90  # characters shown before the fold
+AUTHORS_SHOWN = 3  # names shown before "et al." (the rest on a click)
+
+
+class CellRendering:
+    """A datasette plugin: a cell as a curator reads it. JSON lists (authors, key words)
+    become `a, b, c`; a digest or an abstract is folded after its first words."""
+
+    @staticmethod
+    def render_cell(value: Any, column: str) -> Any:
+        from markupsafe import Markup, escape
+
+        if column in LISTS and isinstance(value, str) and value.startswith("["):
+            try:
+                items = json.loads(value)
+            except ValueError:
+                return None
+            if not isinstance(items, list):
+                return None
+            value = ", ".join(str(item) for item in items)
+            if column != "authors":
+                return value
+        if column == "authors" and isinstance(value, str):
+            names = value.split(", ")
+            if len(names) <= AUTHORS_SHOWN + 1:
+                return value
+            shown = ", ".join(names[:AUTHORS_SHOWN])
+            return Markup(
+                f"<details><summary>{escape(shown)} et al.</summary>{escape(value)}</details>"
+            )
+        if column in FOLDED and isinstance(value, str) and len(value) > FOLD_AFTER:
+            cut = value.rfind(" ", 0, FOLD_AFTER)
+            head = value[: cut if cut > 40 else FOLD_AFTER]
+            return Markup(f"<details><summary>{escape(head)} …</summary>{escape(value)}</details>")
+        return None
+
+
+def _register_cell_rendering() -> None:
+    """Register `CellRendering` with datasette, as the module its plugins are."""
+    from datasette import hookimpl  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    from datasette.plugins import pm  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+    if pm.has_plugin("paperbot_cells"):
+        return
+    plugin = types.ModuleType("paperbot_cells", "paperbot: cells as a curator reads them")
+
+    def render_cell(value: Any, column: str) -> Any:
+        return CellRendering.render_cell(value, column)
+
+    plugin.render_cell = hookimpl(render_cell)  # type: ignore[attr-defined]
+    pm.register(plugin, name="paperbot_cells")
 
 
 class ServeError(PaperbotError):
@@ -222,6 +305,7 @@ def _datasette(target: ServeTarget, title: str) -> Any:
     # show up as they land. `immutable` would promise SQLite a file that never changes,
     # which a catalog being written is not. No canned query writes, and datasette refuses
     # any SQL but a SELECT: nothing served can change the catalog.
+    _register_cell_rendering()
     return Datasette(
         files=[str(target.database)],
         metadata=catalog_metadata(target.name, title),
@@ -336,7 +420,8 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     def started(target: ServeTarget) -> None:
         print(
-            f"paperbot: serving {target.database} read-only at {target.url}/ (Ctrl-C to stop)",
+            f"paperbot: serving {target.database} read-only at {target.url}/ (Ctrl-C to stop);"
+            f" the papers: {target.url}/papers_to_read",
             file=sys.stderr,
             flush=True,
         )

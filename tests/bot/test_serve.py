@@ -291,3 +291,39 @@ def test_the_metadata_names_the_fts_index_and_every_canned_query() -> None:
     assert db["tables"]["papers"]["facets"][:2] == ["section", "year"]
     assert set(db["queries"]) == set(QUERIES)
     assert meta["title"] == "My List"
+
+
+def test_the_papers_page_reads_like_the_list_and_search_ranks_by_relevance(
+    server: Server,
+) -> None:
+    listed = _rows(server.json("/papers_to_read.json", _shape="objects", words=""))
+    assert len(listed) == 35
+    first = listed[0]
+    assert list(first)[:3] == ["title", "section", "year"]  # no id, key or version first
+    assert isinstance(first["authors"], str) and not str(first["authors"]).startswith("[")
+    sections = [str(r["section"]) for r in listed]
+    assert sections == sorted(sections)  # by section, then newest year
+    found = _rows(server.json("/papers_to_read.json", _shape="objects", words="double descent"))
+    titles = [str(r["title"]) for r in found]
+    # bm25: the papers about double descent before those that only mention it once
+    assert titles[0].lower().count("double descent") >= 1
+    assert "Deep Double Descent: Where Bigger Models and More Data Hurt" in titles[:3]
+    status, _ = server.get("/papers_to_read.json", words='"unbalanced NEAR(')
+    assert status == 200  # any text is a plain search
+    status, html = server.get("/papers_to_read", words="")
+    assert status == 200
+    # The digest folds (its first words, the rest on a click); lists read as text.
+    assert "<details><summary>" in html and "Preetum Nakkiran, Gal Kaplun" in html
+
+
+def test_a_cell_is_rendered_for_a_person() -> None:
+    from bot.serve import CellRendering
+
+    assert CellRendering.render_cell('["Ada Lovelace", "Alan Turing"]', "authors") == (
+        "Ada Lovelace, Alan Turing"
+    )
+    folded = str(CellRendering.render_cell("word " * 60 + "<b>", "digest"))
+    assert folded.startswith("<details><summary>word word") and "&lt;b&gt;" in folded
+    assert CellRendering.render_cell("short", "digest") is None
+    assert CellRendering.render_cell("[not json", "authors") is None
+    assert CellRendering.render_cell("plain", "title") is None
