@@ -319,6 +319,10 @@ class App:
         """`retrain`, when the model is enabled, for the callers that do not wait on it."""
         return await self._learning.retrain_quietly(progress)
 
+    async def model_behind(self) -> bool:
+        """Whether the stored model was trained on other papers than the catalog has."""
+        return await self._learning.model_behind()
+
     async def model_status(self) -> ModelStatus | None:
         """The stored model's description (without loading it), or None when there is none."""
         return await self._learning.model_status()

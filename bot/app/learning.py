@@ -160,6 +160,16 @@ class Learning(Part):
         if self.settings.model.enabled:
             await self.retrain(progress)
 
+    async def model_behind(self) -> bool:
+        """Whether the stored model was trained on other papers than the catalog has: none
+        stored although the list has papers, or another number of papers with a section."""
+        stats = await self.catalog.stats()
+        placed = sum(n for section, n in stats.papers_by_section.items() if section != "(none)")
+        info = await self.catalog.model_info()
+        if info is None:
+            return placed > 0
+        return info.metrics.get("n_positive") != placed
+
     async def model_status(self) -> ModelStatus | None:
         """The stored model's description (without loading it), or None when there is none."""
         info = await self.catalog.model_info()

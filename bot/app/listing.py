@@ -274,6 +274,11 @@ class Listing(Part):
             # on the bundled background sample), so the next poll already uses it.
             progress("the list changed: training the relevance model on it")
             await self.learning.retrain_quietly(progress)
+        elif self.settings.model.enabled and await self.learning.model_behind():
+            # An earlier import stopped (a kill, a full disk) after its rows but before its
+            # model: the list is unchanged, the model is not the list's. Train it now.
+            progress("the model was not trained on this list: training it now")
+            await self.learning.retrain_quietly(progress)
         log.info(
             "imported %s: %d entries, %d added, %d updated, %d removed", source,
             len(doc.entries), len(report.added), len(report.updated), len(removed),

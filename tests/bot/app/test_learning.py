@@ -100,3 +100,27 @@ async def test_a_failed_retrain_keeps_the_previous_model(app: App, seed_text: st
         assert fresh.ranker.model.version == first.version
     finally:
         await fresh.close()
+
+
+async def test_an_import_that_stopped_before_its_model_is_trained_by_the_next(
+    app: App, seed_text: str
+) -> None:
+    """The rows of an import committed, its model never saved (a kill, a full disk): the
+    same README imported again changes no row, and still trains the model it lacked."""
+    app.settings.model.background_sample = 300  # a small model: this is about when, not how
+    await app.import_list(seed_text, "seed")
+    assert (await app.model_status()).version == 1  # type: ignore[union-attr]
+    assert not await app.model_behind()
+    conn = sqlite3.connect(app.settings.database_path)
+    try:
+        conn.execute("DELETE FROM models")  # as if the import had stopped before saving it
+        conn.commit()
+    finally:
+        conn.close()
+    assert await app.model_behind()
+    said: list[str] = []
+    result = await app.import_list(seed_text, "seed", progress=said.append)
+    assert not (result.report.added or result.report.updated or result.removed)
+    assert "the model was not trained on this list: training it now" in said
+    assert not await app.model_behind()
+    assert (await app.model_status()).version is not None  # type: ignore[union-attr]
