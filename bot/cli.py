@@ -485,8 +485,12 @@ def _print_poll(report: PollReport, limit: int) -> None:
             line += f" ({outcome.error})"
         else:
             line += f", {outcome.items} items, {outcome.candidates} candidates"
-            if outcome.warnings:
-                line += f", {len(outcome.warnings)} items skipped"
+            skipped = [w for w in outcome.warnings if w.startswith("item ")]
+            if skipped:
+                line += f", {len(skipped)} item(s) skipped"
+            feed_level = [w for w in outcome.warnings if not w.startswith("item ")]
+            if feed_level:
+                line += f"; the feed itself: {feed_level[0].removeprefix('feed: ')}"
         print(line)
     rows = report.matched[:limit]
     if rows:

@@ -304,7 +304,7 @@ class Fetcher:
                 raise FetchError(
                     shown,
                     f"{last.reason}; a retry in {wait:.1f} s would pass the "
-                    f"{budget.seconds:g} s deadline (gave up after {attempt} {noun})",
+                    f"{_seconds(budget.seconds)} s deadline (gave up after {attempt} {noun})",
                     http_status=last.http_status,
                     attempts=attempt,
                 )
@@ -392,7 +392,7 @@ class Fetcher:
                     raise FetchError(
                         shown,
                         f"{host} may not be asked again for {wait:.1f} s, past the "
-                        f"{budget.seconds:g} s deadline",
+                        f"{_seconds(budget.seconds)} s deadline",
                     )
                 await self._sleep(wait)
             # Another request may have been told to go away while this one waited.
@@ -416,7 +416,7 @@ class Fetcher:
         if budget is not None:
             left = budget.ends_at - self._clock()
             if left <= 0:
-                raise FetchError(shown, f"the {budget.seconds:g} s deadline passed")
+                raise FetchError(shown, f"the {_seconds(budget.seconds)} s deadline passed")
             timeout = min(timeout, left)
         logger.debug("GET %s", _safe_url(url))
         try:
@@ -498,7 +498,7 @@ class Fetcher:
         except TimeoutError as exc:
             if budget is not None and timeout < self.timeout:
                 raise FetchError(
-                    shown, f"no answer within the {budget.seconds:g} s deadline"
+                    shown, f"no answer within the {_seconds(budget.seconds)} s deadline"
                 ) from exc
             raise _Retryable(f"timed out after {self.timeout:g} s") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -510,7 +510,16 @@ class Fetcher:
         except aiohttp.ServerDisconnectedError as exc:
             raise _Retryable("server closed the connection") from exc
         except aiohttp.ClientPayloadError as exc:
+            if _undecodable(exc):
+                raise FetchError(shown, "the body could not be decompressed (corrupt)") from exc
             raise _Retryable("the connection closed before the whole body arrived") from exc
+        except aiohttp.ClientResponseError as exc:
+            # aiohttp raises this when the answer is not HTTP at all ("Bad status line"),
+            # its text reading like a 400 from the server: it is not, and asking again
+            # would get the same.
+            raise FetchError(
+                shown, f"the server's answer is not valid HTTP ({_protocol(exc)})"
+            ) from exc
         except aiohttp.InvalidURL as exc:
             raise FetchError(shown, f"invalid URL ({exc})") from exc
         except aiohttp.ClientError as exc:
@@ -540,6 +549,13 @@ class Fetcher:
                         http_status=resp.status,
                     )
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+            if isinstance(exc, aiohttp.ClientPayloadError) and _undecodable(exc):
+                raise FetchError(
+                    shown,
+                    f"the body could not be decompressed ({resp.headers.get('Content-Encoding')}"
+                    " data is corrupt)",
+                    http_status=resp.status,
+                ) from exc
             # aiohttp's own text here ("400, message=...") reads like an HTTP 400; it is not.
             if declared is not None and "Content-Encoding" not in resp.headers:
                 got = f"got {len(buf)} of {declared} bytes"
@@ -738,3 +754,20 @@ def api_query_url(api_base: str, ids: list[str]) -> str:
         quote_via=quote,
     )
     return f"{api_base.rstrip('/')}/query?{query}"
+
+
+def _seconds(value: float) -> str:
+    """A deadline as a person set it: 12, not 11.9996 (what is left of it when measured)."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _undecodable(exc: aiohttp.ClientPayloadError) -> bool:
+    """A body whose Content-Encoding (gzip, deflate, br) cannot be decoded: corrupt data."""
+    return "decode" in str(exc).lower() or "compress" in str(exc).lower()
+
+
+def _protocol(exc: aiohttp.ClientResponseError) -> str:
+    """aiohttp's parser message without its internals: "Bad status line 'FOO'"."""
+    text = " ".join(str(exc.message or "").split()) or type(exc).__name__
+    text = text.split(", message=", 1)[-1].strip("'\"")
+    return text[:120]

@@ -213,3 +213,16 @@ def test_the_terminal_gets_names_and_times_not_python_reprs(
     assert len(json.loads(cli("candidates", "--json").stdout)) == 7
     feeds = cli("feeds").stdout
     assert re.search(r"last success \d{4}-\d\d-\d\d \d\d:\d\d UTC;", feeds), feeds
+
+
+def test_a_poll_counts_skipped_items_apart_from_what_it_says_about_the_feed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from tests.bot.discord.helpers import STRONG, rss_feed
+
+    data = rss_feed([STRONG, Item("notanid", "A title", "An abstract")])
+    feed = tmp_path / "odd.xml"
+    feed.write_bytes(data.replace(b"</channel>", b"<bogus>&undefined;</bogus></channel>"))
+    cli.configure(f'feeds = ["{feed.as_uri()}"]\n[model]\nenabled = false\n')
+    line = cli("poll", "--once", "--dry-run").stdout.splitlines()[0]
+    assert ", 1 item(s) skipped; the feed itself: malformed XML" in line, line

@@ -1037,3 +1037,61 @@ async def test_a_gzip_bomb_stops_at_the_cap(
 )
 def test_unreadable_stored_backoffs_are_dropped(text: str | None) -> None:
     assert load_backoffs(text) == {}
+
+
+async def _raw_server(answer: bytes) -> tuple[asyncio.Server, str, list[int]]:
+    """A TCP server that answers every request with `answer` as it is, then closes."""
+    seen: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        seen.append(1)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    raw = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = raw.sockets[0].getsockname()[1]
+    return raw, f"http://127.0.0.1:{port}/rss/cs.LG", seen
+
+
+async def test_an_answer_that_is_not_http_is_one_plain_line_and_not_asked_again(
+    make_fetcher: Callable[..., Fetcher],
+) -> None:
+    raw, url, seen = await _raw_server(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+    try:
+        with pytest.raises(FetchError) as caught:
+            await make_fetcher(retries=3).fetch(url)
+    finally:
+        raw.close()
+        await raw.wait_closed()
+    reason = caught.value.reason
+    assert reason.startswith("the server's answer is not valid HTTP (")
+    assert "message=" not in reason and "ClientResponseError" not in reason
+    assert len(seen) == 1  # the same answer would come back: not retried
+
+
+async def test_a_corrupt_gzip_body_is_said_as_such(make_fetcher: Callable[..., Fetcher]) -> None:
+    body = b"\x1f\x8b\x08\x00" + b"not really gzip at all" * 10
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
+    )
+    raw, url, seen = await _raw_server(head + body)
+    try:
+        with pytest.raises(FetchError) as caught:
+            await make_fetcher(retries=3).fetch(url)
+    finally:
+        raw.close()
+        await raw.wait_closed()
+    assert "could not be decompressed" in caught.value.reason, caught.value.reason
+    assert "connection closed" not in caught.value.reason
+    assert len(seen) == 1
+
+
+def test_a_deadline_reads_as_it_was_set() -> None:
+    from feeds.fetch import _seconds
+
+    assert [_seconds(x) for x in (11.9996, 600.0, 2.5, 3.0, 0.25)] == [
+        "12", "600", "2.5", "3", "0.2",
+    ]  # fmt: skip
