@@ -136,6 +136,70 @@ class Vocabulary:
     def in_section(self, section: str) -> list[Tag]:
         return [t for t in self.tags.values() if t.sections[section]]
 
+    def without(self, entry: Entry, doc: AwesomeDoc) -> Vocabulary:
+        """This vocabulary (built from `doc`, `entry` included) as if `entry` were not in
+        the list: what `vocabulary(doc, leave_out=[entry])` gives, without reading every
+        other entry again (a replay holds out each entry in turn)."""
+        out = Vocabulary(
+            tags={
+                key: Tag(t.text, t.key, t.count, Counter(t.sections), Counter(t.spellings),
+                         Counter(t.mentioned), Counter(t.carried))
+                for key, t in self.tags.items()
+            },
+            section_entries=Counter(self.section_entries),
+        )  # fmt: skip
+        out.section_entries[entry.section] -= 1
+        if not out.section_entries[entry.section]:
+            del out.section_entries[entry.section]
+        carried = set()
+        for written in dict.fromkeys(entry.keywords):
+            key = tag_key(written)
+            tag = out.tags.get(key) if key else None
+            if tag is None:
+                continue
+            carried.add(key)
+            tag.count -= 1
+            tag.sections[entry.section] -= 1
+            tag.spellings[written] -= 1
+        grams = _text_ngrams(f"{entry.title} {entry.digest or ''}")
+        touched = set(carried)
+        for tag in out.tags.values():
+            if any(form in grams for form in _form_tuples(tag.key)):
+                touched.add(tag.key)
+                tag.mentioned[entry.section] -= 1
+                if tag.key in carried:
+                    tag.carried[entry.section] -= 1
+        for key in [k for k, t in out.tags.items() if t.count <= 0]:
+            del out.tags[key]
+        for key in touched & out.tags.keys():
+            tag = out.tags[key]
+            for counter in (tag.sections, tag.spellings, tag.mentioned, tag.carried):
+                for k in [k for k, n in counter.items() if n <= 0]:
+                    del counter[k]
+            if key in carried:
+                # the spelling a rebuilt vocabulary picks: the commonest, the first written
+                order = _first_written(doc, key, entry)
+                tag.text = max(tag.spellings, key=lambda w: (tag.spellings[w], -order[w]))
+        return out
+
+
+@lru_cache(maxsize=8192)
+def _form_tuples(key: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(tuple(f) for f in _forms(key)))
+
+
+def _first_written(doc: AwesomeDoc, key: str, left_out: Entry) -> dict[str, int]:
+    """Each spelling of the tag `key` by the position of the first entry (not `left_out`)
+    writing it: the order a rebuilt vocabulary meets them in."""
+    order: dict[str, int] = {}
+    for n, entry in enumerate(doc.entries):
+        if entry is left_out:
+            continue
+        for written in entry.keywords:
+            if written not in order and tag_key(written) == key:
+                order[written] = n
+    return order
+
 
 def vocabulary(doc: AwesomeDoc, *, leave_out: Iterable[Entry] = ()) -> Vocabulary:
     """The list's Key Word tags (entries in `leave_out` do not count)."""
