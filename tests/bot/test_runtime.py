@@ -27,18 +27,27 @@ def test_an_unreachable_discord_is_retried_quietly_and_sigterm_stops_it(
     env = clean_env()
     # A closed port: every connection is refused at once.
     env.update(DISCORD_TOKEN="x.y.z", DISCORD_API_BASE="http://127.0.0.1:9/api/v10")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(cli.config), "run"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(8)
-        assert proc.poll() is None, proc.communicate()[1]  # still running: retrying, not gone
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+    log = tmp_path / "stderr.txt"
+    with log.open("w", encoding="utf-8") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--config", str(cli.config), "run"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=sink, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while "retrying in 5 s" not in log.read_text(encoding="utf-8"):
+                assert proc.poll() is None, log.read_text(encoding="utf-8")
+                assert time.monotonic() < deadline, "no retry announced"
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert proc.poll() is None  # still running: waiting to retry, not gone
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    err = log.read_text(encoding="utf-8")
     assert proc.returncode == 0, err
     assert "Discord unreachable" in err and "retrying in 5 s" in err
+    assert err.count("retrying in") == 1  # the stop ends the wait: no retry said while stopping
     assert "Traceback" not in err
     assert "voice will NOT be supported" not in err  # a text-only bot needs no voice libraries
 
