@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import SecretStr
 
 from bot.app import App, ForgeError, PublishError
@@ -728,3 +729,25 @@ async def test_a_publish_and_a_sync_at_once_make_one_pull_request(
     actions = sorted(p.action for p in pulls if p is not None)
     assert actions == ["opened", "unchanged", "unchanged"]
     assert list_repo.branch_papers() == [PAPERS[0].arxiv_id, PAPERS[1].arxiv_id]
+
+
+async def test_the_publish_and_sync_schedules_are_jobs_of_the_service(
+    tmp_path: Path, list_repo: ListRepo, github: FakeGitHub
+) -> None:
+    from bot.runtime import build_scheduler
+
+    settings = make_settings(tmp_path, list_repo, github)
+    settings.publish.cron = "0 18 * * *"
+    settings.publish.sync_cron = "*/30 * * * *"
+    async with opened(settings, list_repo) as app:
+        scheduler = build_scheduler(settings, Worker(app))
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert str(jobs["publish"].trigger) == str(
+            CronTrigger.from_crontab("0 18 * * *", timezone="UTC")
+        )
+        assert str(jobs["sync"].trigger) == str(
+            CronTrigger.from_crontab("*/30 * * * *", timezone="UTC")
+        )
+        settings.publish.cron = settings.publish.sync_cron = ""
+        unscheduled = {job.id for job in build_scheduler(settings, Worker(app)).get_jobs()}
+        assert not {"publish", "sync"} & unscheduled
