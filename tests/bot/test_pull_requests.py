@@ -751,3 +751,22 @@ async def test_the_publish_and_sync_schedules_are_jobs_of_the_service(
         settings.publish.cron = settings.publish.sync_cron = ""
         unscheduled = {job.id for job in build_scheduler(settings, Worker(app)).get_jobs()}
         assert not {"publish", "sync"} & unscheduled
+
+
+async def test_following_the_list_works_without_a_pull_request_host(
+    tmp_path: Path, list_repo: ListRepo
+) -> None:
+    """sync with a git remote alone: the remote's default branch is followed (its HEAD),
+    a hand edit upstream is imported, and no host is asked anything."""
+    settings = make_settings(tmp_path, list_repo, None)
+    async with opened(settings, list_repo) as app:
+        gone = keys_in(list_repo.readme())[0]
+        list_repo.edit_upstream(
+            lambda t: "\n".join(line for line in t.split("\n") if gone not in line), "Remove"
+        )
+        result = await app.sync()
+        assert result.base == "origin/master" and result.imported
+        assert result.lines == [f"the maintainer removed 1: {gone}"]
+        assert await app.catalog.get_paper(gone) is None
+        again = await app.sync()
+    assert not again.imported and again.lines == [] and again.publish is None
