@@ -158,6 +158,7 @@ class Publishing(Part):
         super().__init__(core)
         self.listing = listing
         self._publishing: asyncio.Lock | None = None
+        self._forge: tuple[tuple[str, str | None, str | None], GitHub] | None = None
 
     def _publish_lock(self) -> asyncio.Lock:
         """One publish or sync at a time in this process (a schedule and a curator's
@@ -185,17 +186,24 @@ class Publishing(Part):
         )
 
     def forge(self) -> Forge | None:
-        """The list's host, when a pull request is configured."""
+        """The list's host, when a pull request is configured: one client for as long as
+        the repository, the token and the address stay the same, so that a rate limit it
+        met is remembered by the service's later runs (no call until it resets)."""
         p = self.settings.publish
         if not p.github_repo:
             return None
         token = self.settings.github_token
-        return GitHub(
-            p.github_repo,
-            token.get_secret_value() if token is not None else None,
-            api_base=self.settings.github_api_base,
-            user_agent=self.settings.user_agent,
-        )
+        secret = token.get_secret_value() if token is not None else None
+        key = (p.github_repo, secret, self.settings.github_api_base)
+        if self._forge is None or self._forge[0] != key:
+            client = GitHub(
+                p.github_repo,
+                secret,
+                api_base=self.settings.github_api_base,
+                user_agent=self.settings.user_agent,
+            )
+            self._forge = (key, client)
+        return self._forge[1]
 
     async def _approved(self) -> list[CatalogPaper]:
         papers = await self.catalog.papers()

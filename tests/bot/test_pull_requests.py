@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import SecretStr
 
 from bot.app import App, ForgeError, PublishError
-from bot.forge import ForgeAuthError, ForgeRateLimited, ForgeUnreachable
+from bot.forge import ForgeAuthError, ForgeRateLimited, ForgeUnreachable, GitHub
 from bot.runtime import Worker
 from bot.settings import Settings
 from db.awesome import parse_awesome
@@ -422,6 +422,10 @@ async def test_a_spent_rate_limit_gives_up_until_it_resets_without_hammering(
         with pytest.raises(ForgeRateLimited, match="GitHub's rate limit: no more calls until"):
             await app.publish()
         assert len(github.requests) == 1  # one refused call, no retry loop
+        # The service's next run (same process) makes no call at all until the reset.
+        with pytest.raises(ForgeRateLimited, match="rate limit is spent until"):
+            await app.publish()
+        assert len(github.requests) == 1
     assert not list_repo.has_branch() and not github.pulls(OWNER, NAME)
 
 
@@ -523,10 +527,7 @@ async def test_a_run_that_stops_after_the_push_is_completed_by_the_next_never_a_
         # The host made the pull request but the answer never came back: the number was
         # never stored. The next run finds it by its branch.
         github.delay(0.5, phase="reply")
-        app_forge_timeout = 0.2
-        forge = app.forge()
-        assert forge is not None
-        forge.timeout = app_forge_timeout  # type: ignore[attr-defined]
+        forge = GitHub(REPO, github.token, api_base=github.base_url, timeout=0.2)
         with pytest.raises(ForgeUnreachable):
             await forge.create_pull(BRANCH, "master", "Add it", "body")
         github.delay(None)
