@@ -849,6 +849,9 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         print(line)
     if result.publish is not None and args.dry_run:
         _print_publish(result.publish)
+    if result.failed is not None:
+        _stderr(f"paperbot: error: {result.failed}")
+        return 2
     return 0
 
 

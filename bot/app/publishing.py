@@ -90,6 +90,7 @@ class SyncResult:
     listed: list[str] = field(default_factory=list)  # approved papers now in the list
     removed: list[str] = field(default_factory=list)  # papers the maintainer took out
     publish: PublishResult | None = None
+    failed: str | None = None  # why the branch and pull request could not be brought level
 
 
 def commit_message(entry: NewEntry) -> str:
@@ -407,7 +408,9 @@ class Publishing(Part):
         what became of the pull request; then rebuild the branch and the pull request from
         the approved papers still missing.
 
-        Raises PublishingOff, PublishError (git), ForgeError (the host).
+        Raises PublishingOff, PublishError (git), ForgeError (the host) when the repository
+        cannot be followed at all; a failure after the import (the push, the pull request)
+        is `failed` in the result, beside what the sync found.
         """
         async with self._publish_lock():
             return await self._sync(dry_run=dry_run)
@@ -468,8 +471,11 @@ class Publishing(Part):
                     from_sync=True,
                 )
             except (PublishError, ForgeError) as exc:
-                result.lines.append(f"publishing failed: {exc}")
-                raise
+                # What the sync found stands (it is imported and said); the branch and the
+                # pull request wait for the next run.
+                result.failed = str(exc)
+                result.lines.append(f"publishing failed: {exc}; the next run tries again")
+                return result
             result.publish = published
             pull = published.pull
             if pull is not None and pull.action in ("opened", "updated", "closed", "waiting"):

@@ -771,3 +771,26 @@ async def test_following_the_list_works_without_a_pull_request_host(
         assert await app.catalog.get_paper(gone) is None
         again = await app.sync()
     assert not again.imported and again.lines == [] and again.publish is None
+
+
+async def test_a_sync_whose_publish_fails_still_says_what_it_found(
+    tmp_path: Path, list_repo: ListRepo, github: FakeGitHub
+) -> None:
+    settings = make_settings(tmp_path, list_repo, github)
+    async with opened(settings, list_repo) as app:
+        await approve(app, tmp_path, PAPERS[0], PAPERS[1])
+        await app.publish()
+        github.merge_pull(1)
+        await approve(app, tmp_path, PAPERS[2])
+        github.fail_next("POST", "/repos/{owner}/{repo}/pulls", 502)
+        result = await app.sync()
+        assert result.imported and result.failed is not None
+        assert result.lines[0] == "merged: pull request #1, 2 papers in the list"
+        assert result.lines[-1].startswith("publishing failed: ")
+        assert result.lines[-1].endswith("; the next run tries again")
+        stored = await app.catalog.current_list()
+        assert stored is not None and PAPERS[0].arxiv_id in keys_in(stored.text)
+        again = await app.sync()  # the next run opens the pull request for the third
+    assert again.failed is None and again.publish is not None
+    assert again.publish.pull is not None and again.publish.pull.action == "opened"
+    assert [p.number for p in github.pulls(OWNER, NAME)] == [1, 2]
