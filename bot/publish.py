@@ -753,11 +753,3 @@ def _branch_keys(git: _Git, base: str, tip: str) -> list[str]:
         "log", "--reverse", "--format=%(trailers:key=Paperbot-Paper,valueonly)", f"{base}..{tip}"
     ).text
     return [line.strip() for line in log_text.splitlines() if line.strip()]
-
-
-def branch_papers(config: PublishConfig, upstream: Upstream) -> list[str]:
-    """The papers paperbot's remote branch adds to the base, as last fetched."""
-    if upstream.branch_tip is None:
-        return []
-    git = _open(config, _environment(config))
-    return _branch_keys(git, upstream.tip, upstream.branch_tip)
