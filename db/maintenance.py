@@ -125,21 +125,12 @@ def _search_index_damaged(path: Path) -> bool | None:
 
 
 def rebuild_search_index(path: str | Path) -> int:
-    """Make the papers' full-text index again from the papers (FTS5's `rebuild`), in one
-    write transaction; the number of papers indexed. Raises CatalogError."""
-    from db.catalog import Catalog  # the catalog's own write path: lock, busy timeout
+    """The catalog file's full-text index made again from its papers (`Catalog.
+    rebuild_search_index`); the number of papers indexed. Raises CatalogError."""
+    from db.catalog import Catalog
 
-    catalog = Catalog(path)
-    try:
-        with catalog._write():
-            catalog.conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
-            return int(catalog.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
-    except sqlite3.Error as exc:
-        from db.errors import storage_error
-
-        raise storage_error(str(path), exc) from exc
-    finally:
-        catalog.close()
+    with Catalog(path) as catalog:
+        return catalog.rebuild_search_index()
 
 
 def _lines(text: str) -> list[str]:

@@ -162,6 +162,7 @@ class AsyncCatalog:
     background = on_thread(Catalog.background)
     # search
     search = on_thread(Catalog.search)
+    rebuild_search_index = on_thread(Catalog.rebuild_search_index)
     # feed state, meta, models, the stored list
     feed_state = on_thread(Catalog.feed_state)
     feed_states = on_thread(Catalog.feed_states)

@@ -175,6 +175,14 @@ class SearchMixin(CatalogBase):
             page.mode = SearchMode.OR
         return page
 
+    @storage_errors
+    def rebuild_search_index(self) -> int:
+        """Make the papers' full-text index again from the papers (FTS5's `rebuild`), in
+        one write transaction; the number of papers indexed."""
+        with self._write():
+            self.conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
+            return int(self.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
     def _named_paper(self, text: str) -> sqlite3.Row | None:
         stripped = text.strip()
         if not stripped or len(stripped) > 300:
