@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from db.catalog import Catalog, first_version_year  # noqa: E402
-from db.schema import fts_bulk_load  # noqa: E402
+from db.schema import fts_bulk_load, savepoint  # noqa: E402
 
 SHARED = Path(
     os.environ.get("PAPERBOT_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
@@ -125,7 +125,7 @@ def synthetic_ids(taken: set[str]) -> Iterator[str]:
 def build(path: Path, n: int, base: list[dict[str, Any]]) -> float:
     started = time.perf_counter()
     cat = Catalog(path)
-    db, conn = cat.db, cat.conn
+    conn = cat.conn
     # Build-only settings: the file is thrown away if the process dies. Without a journal
     # the gigabytes of index are written once, not once to the WAL and again at checkpoint.
     conn.execute("PRAGMA journal_mode = OFF")
@@ -158,13 +158,13 @@ def build(path: Path, n: int, base: list[dict[str, Any]]) -> float:
                 stamp,
             )
 
-    with fts_bulk_load(db):
+    with fts_bulk_load(conn):
         it = rows()
         while True:
             batch = [row for _, row in zip(range(BATCH), it, strict=False)]
             if not batch:
                 break
-            with db.atomic():
+            with savepoint(conn):
                 conn.executemany(sql, batch)
         inserted = time.perf_counter()
         print(f"inserted {n:,} rows in {inserted - started:.1f} s; indexing…", flush=True)

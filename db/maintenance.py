@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.errors import CatalogError
-from db.schema import MIGRATIONS
+from db.schema import MIGRATION_SET, migration_names
 
 
 class BackupError(CatalogError):
@@ -68,7 +68,7 @@ def check_catalog(
                 r[0]
                 for r in conn.execute(
                     "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY applied_at",
-                    [MIGRATIONS.name],
+                    [MIGRATION_SET],
                 )
             ]
         elif tables:
@@ -89,7 +89,7 @@ def check_catalog(
                 f"{path}: the full-text index is damaged (the papers are intact);"
                 " `paperbot doctor --repair` rebuilds it from them"
             )
-    known = [m.name for m in MIGRATIONS._migrations]
+    known = migration_names()
     pending = [name for name in known if name not in migrations]
     unknown = [name for name in migrations if name not in known]
     if unknown:

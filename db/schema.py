@@ -8,17 +8,57 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
-
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from db.types import AddedHow, AuditAction, CandidateStatus
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
-MIGRATIONS = Migrations("paperbot")
+
+# The schema's migrations, applied by sqlite-utils' Migrations under this set name. Opening
+# an up-to-date file only reads which ones it has (plain SQL): sqlite-utils, and the numpy
+# it loads, are imported only when there is something to apply, so a read-only command
+# starts quickly.
+MIGRATION_SET = "paperbot"
+MIGRATIONS_TABLE = "_sqlite_migrations"
+
+
+class _Step(Protocol):
+    __name__: str
+
+    def __call__(self, db: Database, /) -> None: ...
+
+
+MIGRATION_STEPS: list[_Step] = []
+
+
+def _migration(step: _Step) -> _Step:
+    MIGRATION_STEPS.append(step)
+    return step
+
+
+def migration_names() -> list[str]:
+    """The names of every migration this paperbot knows, in the order they apply."""
+    return [step.__name__ for step in MIGRATION_STEPS]
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """The migrations of this set the file has, in the order they were applied."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [MIGRATIONS_TABLE]
+    ).fetchone()
+    if exists is None:
+        return []
+    rows = conn.execute(
+        f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ? ORDER BY rowid",
+        [MIGRATION_SET],
+    )
+    return [row[0] for row in rows]
+
 
 # Columns of the full-text index, in the order bm25() takes its weights. `search_facets`
 # holds one token for the year and one for the section, so a filter narrows the match
@@ -81,7 +121,7 @@ def retry_locked(step: Callable[[], T], timeout_ms: int | None = None) -> T:
         time.sleep(random.uniform(0.005, 0.05))
 
 
-def connect(path: str | Path) -> Database:
+def connect(path: str | Path) -> sqlite3.Connection:
     """Open (or create) the catalog file with the pragmas every connection needs; no migration."""
     memory = str(path) == ":memory:"
     # The timeout is the driver's own wait on a locked file; busy_timeout below is SQLite's.
@@ -100,7 +140,7 @@ def connect(path: str | Path) -> Database:
     except BaseException:
         conn.close()
         raise
-    return Database(conn)
+    return conn
 
 
 # How long a write waits for another process's write lock before it says so (when it has
@@ -109,8 +149,23 @@ SAY_WAITING_AFTER_MS = 1000
 
 
 @contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A nested part of the current transaction (or a transaction of its own, outside one):
+    undone alone if the block fails."""
+    name = f"paperbot_{id(conn)}_{time.monotonic_ns()}"
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
+
+
+@contextmanager
 def immediate(
-    db: Database,
+    conn: sqlite3.Connection,
     *,
     wait_ms: int | None = None,
     on_wait: Callable[[], None] | None = None,
@@ -124,63 +179,72 @@ def immediate(
     SAY_WAITING_AFTER_MS (so a person hears why nothing happens). Inside a transaction
     already, this is a savepoint of it.
     """
-    if db.conn.in_transaction:
-        with db.atomic():
+    if conn.in_transaction:
+        with savepoint(conn):
             yield
         return
-    _begin_immediate(db, wait_ms, on_wait)
+    _begin_immediate(conn, wait_ms, on_wait)
     try:
         yield
     except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     try:
-        db.conn.execute("COMMIT")
+        conn.execute("COMMIT")
     except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 
-def _begin_immediate(db: Database, wait_ms: int | None, on_wait: Callable[[], None] | None) -> None:
+def _begin_immediate(
+    conn: sqlite3.Connection, wait_ms: int | None, on_wait: Callable[[], None] | None
+) -> None:
     total = BUSY_TIMEOUT_MS if wait_ms is None else wait_ms
     if on_wait is None or total <= SAY_WAITING_AFTER_MS:
         if total != BUSY_TIMEOUT_MS:
-            db.conn.execute(f"PRAGMA busy_timeout = {int(total)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(total)}")
         try:
-            db.conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
         finally:
             if total != BUSY_TIMEOUT_MS:
-                db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return
-    db.conn.execute(f"PRAGMA busy_timeout = {SAY_WAITING_AFTER_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {SAY_WAITING_AFTER_MS}")
     try:
         try:
-            db.conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
             if not _is_locked(exc):
                 raise
         on_wait()
-        db.conn.execute(f"PRAGMA busy_timeout = {int(total - SAY_WAITING_AFTER_MS)}")
-        db.conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"PRAGMA busy_timeout = {int(total - SAY_WAITING_AFTER_MS)}")
+        conn.execute("BEGIN IMMEDIATE")
     finally:
-        db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
-def migrate(db: Database) -> None:
+def migrate(conn: sqlite3.Connection) -> None:
     """Apply pending migrations; a no-op on an up-to-date file, safe from several processes.
 
     The pending list is read again under the write lock: a process that waited for another
     one's migration finds nothing left to do instead of creating the tables a second time.
     """
-    if not MIGRATIONS.pending(db):
+    if set(migration_names()) <= set(applied_migrations(conn)):
         return
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations(MIGRATION_SET)
+    for step in MIGRATION_STEPS:
+        migrations()(step)
+    db = Database(conn)
 
     def apply() -> None:
-        with immediate(db):
-            MIGRATIONS.apply(db)
+        with immediate(conn):
+            migrations.apply(db)
 
     retry_locked(apply)
 
@@ -212,7 +276,7 @@ FTS_TRIGGERS = (
 )
 
 
-@MIGRATIONS()
+@_migration
 def m001_initial(db: Database) -> None:
     # Plain statements, not executescript(): that would commit the migration's transaction.
     statements = [
@@ -365,7 +429,7 @@ def _audit_table(name: str, actions: tuple[str, ...]) -> str:
         """
 
 
-@MIGRATIONS()
+@_migration
 def m002_stored_list(db: Database) -> None:
     # The README as last imported, so that what the maintainer changed can be told apart
     # from what paperbot inserted. A few versions are kept (see Catalog.save_list).
@@ -397,14 +461,14 @@ def m002_stored_list(db: Database) -> None:
         db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('audit', ?)", [seq[0]])
 
 
-@MIGRATIONS()
+@_migration
 def m003_runner_up(db: Database) -> None:
     # The second-best section of a candidate, shown beside the suggested one.
     db.execute("ALTER TABLE candidates ADD COLUMN runner_up TEXT")
 
 
 @contextmanager
-def fts_bulk_load(db: Database) -> Iterator[None]:
+def fts_bulk_load(conn: sqlite3.Connection) -> Iterator[None]:
     """Bulk-insert papers with the FTS triggers off, then rebuild the index once.
 
     Indexing row by row through triggers costs several times one rebuild at the end. The
@@ -413,12 +477,12 @@ def fts_bulk_load(db: Database) -> Iterator[None]:
     see the new rows. The triggers come back even if the block fails.
     """
     for name in FTS_TRIGGER_NAMES:
-        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     try:
         yield
     finally:
-        with immediate(db):
-            db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
+        with immediate(conn):
+            conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
             for sql in FTS_TRIGGERS:
-                db.execute(sql)
-        db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('optimize')")
+                conn.execute(sql)
+        conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('optimize')")

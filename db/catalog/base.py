@@ -11,8 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlite_utils import Database
-
 from db.catalog.records import _dump, _ts
 from db.errors import NotFound, is_bug, storage_error
 from db.locks import write_lock_holder
@@ -46,7 +44,6 @@ class CatalogBase:
     """The open connection; the domain mixins of `Catalog` build on it."""
 
     path: str
-    db: Database
     conn: sqlite3.Connection
 
     def __init__(
@@ -63,23 +60,22 @@ class CatalogBase:
         self.write_wait_ms = write_wait_ms
         self.on_write_wait = on_write_wait
         try:
-            self.db = retry_locked(lambda: self._open(self.path))
+            self.conn = retry_locked(lambda: self._open(self.path))
         except sqlite3.Error as exc:
             if is_bug(exc):
                 raise
             raise storage_error(self.path, exc) from exc
-        self.conn = self.db.conn
 
     @staticmethod
-    def _open(path: str) -> Database:
-        db = connect(path)
+    def _open(path: str) -> sqlite3.Connection:
+        conn = connect(path)
         try:
-            db.conn.row_factory = sqlite3.Row
-            migrate(db)
+            conn.row_factory = sqlite3.Row
+            migrate(conn)
         except BaseException:
-            db.conn.close()
+            conn.close()
             raise
-        return db
+        return conn
 
     @storage_errors
     def close(self) -> None:
@@ -104,7 +100,7 @@ class CatalogBase:
             def on_wait() -> None:
                 hook(write_lock_holder(path))
 
-        with immediate(self.db, wait_ms=self.write_wait_ms, on_wait=on_wait):
+        with immediate(self.conn, wait_ms=self.write_wait_ms, on_wait=on_wait):
             yield
 
     def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Row | None:

@@ -14,7 +14,7 @@ import pytest
 
 import db.catalog.search as search_module
 from db.catalog import COUNT_CAP, Catalog, SearchPage, query_terms
-from db.schema import fts_bulk_load
+from db.schema import fts_bulk_load, savepoint
 from tests.db import T0, Listed
 
 
@@ -246,7 +246,7 @@ def test_big_match_sets_are_counted_up_to_a_cap_and_ranked_in_a_window(
 ) -> None:
     cat = Catalog(tmp_path / "big.db")
     n = COUNT_CAP + 50
-    with fts_bulk_load(cat.db), cat.db.atomic():
+    with fts_bulk_load(cat.conn), savepoint(cat.conn):
         cat.conn.executemany(
             "INSERT INTO papers (key, title, authors, abstract, section, year, added_at,"
             " added_how, updated_at) VALUES (?, ?, '[]', ?, 'S', 2020, ?, 'import', ?)",

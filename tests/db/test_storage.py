@@ -297,3 +297,32 @@ def test_a_file_of_the_first_schema_is_upgraded_keeping_its_audit_trail(path: Pa
             cat.conn.execute("INSERT INTO audit (at, action) VALUES ('x', 'bogus')")
         applied = [r[0] for r in cat.conn.execute("SELECT name FROM _sqlite_migrations")]
         assert applied == ["m001_initial", "m002_stored_list", "m003_runner_up"]
+
+
+def test_a_write_inside_a_write_is_undone_alone(path: Path) -> None:
+    """`immediate` inside a transaction is a savepoint of it: its failure undoes it alone."""
+    conn = schema.connect(path)
+    schema.migrate(conn)
+    meta = "INSERT INTO meta (key, value) VALUES (?, ?)"
+    with schema.immediate(conn):
+        conn.execute(meta, ["outer", "1"])
+        with pytest.raises(RuntimeError), schema.immediate(conn):
+            conn.execute(meta, ["inner", "2"])
+            raise RuntimeError("the inner step fails")
+        with schema.immediate(conn):
+            conn.execute(meta, ["second", "3"])
+    assert not conn.in_transaction
+    assert [r[0] for r in conn.execute("SELECT key FROM meta ORDER BY key")] == ["outer", "second"]
+    conn.close()
+
+
+def test_opening_an_up_to_date_catalog_applies_nothing(path: Path) -> None:
+    """The migrations are read with plain SQL; sqlite-utils applies them only when one is
+    missing (and a file made by the first schema gets the rest)."""
+    Catalog(path).close()
+    conn = schema.connect(path)
+    assert schema.applied_migrations(conn) == schema.migration_names()
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_runner_up'")
+    with pytest.raises(sqlite3.OperationalError, match="duplicate column"):
+        schema.migrate(conn)  # it tried to apply the missing one: the column is there
+    conn.close()
