@@ -364,7 +364,7 @@ def run_evaluation(
     chooses. `train_background`/`test_background` cap the two backgrounds (seeded samples). `split_year`: for a time split, test on that year's
     entries (trained on the earlier ones) instead of the latest year's. `progress` receives
     one-line status messages. `descriptions`: section -> what belongs there (see
-    `feeds.ranking.read_descriptions`), used as the application would use them.
+    `feeds.rules.read_descriptions`), used as the application would use them.
     """
     started = time.perf_counter()
     say: Progress = progress or (lambda _m: None)

@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.settings import ConfigError, Settings, load_settings
-from db.maintenance import check_catalog
 from feeds.errors import PaperbotError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _check_database(path: Path) -> None:
+    from db.maintenance import check_catalog
+
     check = check_catalog(path)
     if not check.exists:
         raise ServeError(
@@ -438,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     _serve_options(parser)
     args = parser.parse_args(argv)
+    from bot.settings import ConfigError, load_settings
+
     try:
         settings = load_settings(args.config)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

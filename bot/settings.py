@@ -291,7 +291,7 @@ Days = Annotated[int, _between(1, 3650)]
 class _Table(BaseModel):
     # Strict: TOML has types, and "yes" is not true; environment strings are converted
     # before they get here. Not validated on assignment: a program may change a value.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 # -- the tables -----------------------------------------------------------------------------
@@ -449,7 +449,7 @@ class Settings(BaseModel):
     """Everything paperbot reads from its config file and environment."""
 
     # Assignments are validated so a token set by a program is a secret too.
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)

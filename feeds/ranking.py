@@ -24,7 +24,7 @@ from feeds.relevance import (
     combined_scores,
     stop_words,
 )
-from feeds.rules import RuleSet
+from feeds.rules import RuleSet, read_descriptions
 
 __all__ = [
     "CATCH_ALL_WEIGHT",
@@ -141,21 +141,6 @@ def _content_words(text: str) -> set[str]:
         if len(w) > 3 and w not in stop_words()
     ]
     return {*words, *(f"{a} {b}" for a, b in pairwise(words))}
-
-
-def read_descriptions(text: str) -> dict[str, str]:
-    """Section descriptions from Markdown lines of the form ``- `Section`: what belongs there``
-    (or ``- **Section**: ...``), as a list's contributing guide writes its categories."""
-    found: dict[str, str] = {}
-    for m in _DESCRIPTION.finditer(text):
-        name = (m.group(1) or m.group(2)).strip()
-        if not _FILE_NAME.search(name):  # "- `README.md`: the list itself" names a file
-            found[name] = m.group(3).strip()
-    return found
-
-
-_FILE_NAME = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,5}$")
-_DESCRIPTION = re.compile(r"^\s*[-*]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*:\s*(.+)$", re.M)
 
 
 def day_quota(n: int, rate: float) -> int | None:

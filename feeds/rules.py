@@ -17,7 +17,7 @@ from typing import Any
 from feeds.errors import RulesError
 from feeds.models import Match, Paper
 
-__all__ = ["FIELDS", "MAX_PATTERN_LENGTH", "RuleSet", "normalize"]
+__all__ = ["FIELDS", "MAX_PATTERN_LENGTH", "RuleSet", "normalize", "read_descriptions"]
 
 FIELDS = ("title", "abstract")
 MAX_PATTERN_LENGTH = 200
@@ -955,3 +955,18 @@ class RuleSet:
             section_scores=section_scores,
             candidate=candidate,
         )
+
+
+def read_descriptions(text: str) -> dict[str, str]:
+    """Section descriptions from Markdown lines of the form ``- `Section`: what belongs there``
+    (or ``- **Section**: ...``), as a list's contributing guide writes its categories."""
+    found: dict[str, str] = {}
+    for m in _DESCRIPTION.finditer(text):
+        name = (m.group(1) or m.group(2)).strip()
+        if not _FILE_NAME.search(name):  # "- `README.md`: the list itself" names a file
+            found[name] = m.group(3).strip()
+    return found
+
+
+_FILE_NAME = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,5}$")
+_DESCRIPTION = re.compile(r"^\s*[-*]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*:\s*(.+)$", re.M)

@@ -49,7 +49,7 @@ def test_feeds_and_db_never_import_bot() -> None:
 
 
 def test_the_core_does_not_reach_into_its_adapters() -> None:
-    adapters = ("bot.discord", "bot.cli", "bot.runtime")
+    adapters = ("bot.discord", "bot.cli", "bot.commands", "bot.runtime")
     offenders = [
         (name, i)
         for name, path in _modules().items()
@@ -77,7 +77,7 @@ def test_nothing_looks_components_up_by_name() -> None:
         assert "def __getattr__" not in text, name
 
 
-ADAPTERS = ("bot.cli", "bot.runtime", "bot.serve", "bot.discord")
+ADAPTERS = ("bot.cli", "bot.commands", "bot.runtime", "bot.serve", "bot.discord")
 
 
 def test_no_adapter_touches_the_catalog() -> None:

@@ -20,7 +20,6 @@ from bot.app.digest import DigestData
 from bot.app.health import HEARTBEAT_EVERY, FeedHealth, HealthAlert
 from bot.app.learning import ModelStatus
 from bot.app.listing import (
-    REMOVALS_UNASKED,
     ExportResult,
     ImportResult,
     TooManyRemovals,
@@ -30,6 +29,7 @@ from bot.app.listing import (
 from bot.app.polling import FeedOutcome, PollReport
 from bot.app.publishing import PublishingOff, PublishResult, PullOutcome, SyncResult
 from bot.forge import ForgeError
+from bot.policy import REMOVALS_UNASKED
 from bot.publish import PublishError
 from db.catalog import (
     Candidate,

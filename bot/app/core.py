@@ -25,7 +25,6 @@ from bot.app.digest import Digest, DigestData
 from bot.app.health import FeedHealth, Health, HealthAlert
 from bot.app.learning import Learning, ModelStatus
 from bot.app.listing import (
-    REMOVALS_UNASKED,
     ExportResult,
     ImportResult,
     ListContext,
@@ -35,6 +34,7 @@ from bot.app.listing import (
 )
 from bot.app.polling import BACKOFFS, Polling, PollReport
 from bot.app.publishing import Publishing, PublishResult, SyncResult
+from bot.policy import REMOVALS_UNASKED
 from bot.settings import Settings
 from db.awesome import catch_all_section, match_section
 from db.catalog import CatalogError
@@ -63,6 +63,12 @@ def configured_rules(settings: Settings) -> RuleSet | None:
     return RuleSet.load(settings.rules_path) if settings.rules_path else None
 
 
+def _rules(settings: Settings) -> RuleSet:
+    from feeds.rules import RuleSet
+
+    return configured_rules(settings) or RuleSet.default()
+
+
 def section_descriptions(settings: Settings) -> dict[str, str]:
     """What belongs in each section: the `[sections] guide` file's ``- `Section`: ...``
     lines (a list's AGENTS.md or CONTRIBUTING.md), then `[sections.descriptions]`, which
@@ -70,7 +76,7 @@ def section_descriptions(settings: Settings) -> dict[str, str]:
     found: dict[str, str] = {}
     guide = settings.section_guide
     if guide is not None:
-        from feeds.ranking import read_descriptions
+        from feeds.rules import read_descriptions
 
         found = read_descriptions(read_text_file(guide))
         if not found:
@@ -207,9 +213,7 @@ class App:
         (a section guide that cannot be read).
         """
 
-        from feeds.rules import RuleSet
-
-        rules = (configured_rules(settings) or RuleSet.default()) if ranking else None
+        rules = _rules(settings) if ranking else None
         if rules is None and settings.rules_path is not None and not settings.rules_path.is_file():
             configured_rules(settings)  # a rules file that is not there is refused all the same
         descriptions = section_descriptions(settings)
@@ -259,7 +263,7 @@ class App:
 
         def later_ranker() -> Ranker:
             # The rules' own sections until a list is imported; the list's once it is.
-            rules = configured_rules(settings) or RuleSet.default()
+            rules = _rules(settings)
             context = made[0]._listing.cached if made else None
             return make_ranker(settings, rules, context, None, descriptions)
 

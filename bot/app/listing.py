@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.app.base import Core, Part, Progress, quiet
 from bot.app.learning import Learning
+from bot.policy import REMOVALS_UNASKED
 from db.awesome import (
     AwesomeDoc,
     Entry,
@@ -49,11 +50,6 @@ class TooManyRemovals(PaperbotError):
         )
         self.source = source
         self.removed = removed
-
-
-# Removing more papers than this from the catalog in one import is confirmed first: a
-# different file imported by mistake would otherwise empty the catalog without a word.
-REMOVALS_UNASKED = 5
 
 
 # The README of a list is a few hundred kB (the 2022 list: 0.3 MB); past this it is not one,

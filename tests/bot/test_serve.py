@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import COMMANDS
+from bot.commands import COMMANDS
 from bot.serve import HIDDEN_TABLES, QUERIES, catalog_metadata, database_name
 from db.catalog import Catalog
 from db.types import VoteChoice

@@ -637,7 +637,7 @@ def _phenomena() -> RuleSet:
 
 
 def test_phenomena_sections_are_the_maintainers_categories(shared: Callable[[str], Path]) -> None:
-    from feeds.ranking import read_descriptions
+    from feeds.rules import read_descriptions
 
     guide = read_descriptions(shared("data/awesome/AGENTS-2026.md").read_text(encoding="utf-8"))
     assert _phenomena().sections == list(guide)
