@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -16,6 +16,9 @@ from bot.app.health import HEARTBEAT_EVERY, POLL_STARTED, WORKER_ALIVE, WORKER_S
 from bot.settings import Settings
 from db.maintenance import CatalogCheck, check_catalog, rebuild_search_index
 from feeds.errors import PaperbotError
+
+if TYPE_CHECKING:
+    from bot.app.core import App
 
 Level = Literal["ok", "warning", "problem"]
 
@@ -199,6 +202,28 @@ async def diagnose(
     readme = settings.awesome_readme
     if readme is not None and not readme.is_file():
         d.add("problem", "list", f"{readme}: [catalog] awesome_readme does not exist")
+    # The health check asks one thing each minute: does the service do its jobs on this
+    # catalog. What a person checks once (the guide, the repository and its remote, the
+    # token against GitHub, that the model loads) would cost a network round trip, a
+    # rate-limited API call and the model's libraries every minute, and none of it is
+    # health: a remote that is down for an hour does not stop the service.
+    if not service:
+        await _setup_findings(d, settings)
+    if not check.ok or check.pending:
+        if service:
+            d.add("problem", "service", "the catalog cannot be used: the service cannot work")
+        return d
+    from bot.app.core import App  # opened only on a healthy, current catalog
+
+    try:
+        async with await App.open(settings, ranking=not service) as app:
+            await _app_findings(d, settings, app, service)
+    except PaperbotError as exc:
+        d.add("problem", "catalog", str(exc))
+    return d
+
+
+async def _setup_findings(d: Diagnosis, settings: Settings) -> None:
     if settings.section_guide is not None:
         from bot.app.core import section_descriptions
 
@@ -210,48 +235,31 @@ async def diagnose(
             d.add("ok", "list", f"{settings.section_guide}: describes {len(found)} section(s)")
     await asyncio.to_thread(_repository_findings, d, settings)
     await _forge_findings(d, settings)
-    if not check.ok or check.pending:
-        if service:
-            d.add("problem", "service", "the catalog cannot be used: the service cannot work")
-        return d
-    from bot.app.core import App  # opened only on a healthy, current catalog
 
-    try:
-        async with await App.open(settings) as app:
-            for feed in await app.feed_health():
-                s = feed.state
-                if s is not None and s.consecutive_failures >= settings.health.max_failures:
-                    d.add("warning", "feed", f"{feed.url}: {s.consecutive_failures} failures in a row;"
-                          f" last error: {s.last_error}")  # fmt: skip
-                elif feed.configured:
-                    d.add("ok" if feed.healthy else "warning", "feed", f"{feed.url}: {feed.label}")
-            status = await app.model_status()
-            if not settings.model.enabled:
-                d.add("ok", "model", "the model is off ([model] enabled = false): rules alone")
-            elif status is None or status.version is None:
-                d.add(
-                    "warning",
-                    "model",
-                    "no model trained yet: candidates are ranked by the rules alone",
-                )
-            else:
-                d.add("ok", "model", f"model v{status.version} trained {status.trained_at:%Y-%m-%d}"
-                      f" on {status.training_set} examples")  # fmt: skip
-            if status is not None and status.last_error:
-                d.add("warning", "model", f"last retrain failed: {status.last_error}")
-            stored = await app.catalog.current_list()
-            if stored is None and readme is None:
-                d.add(
-                    "warning", "list", "no list imported yet: run paperbot import-awesome README.md"
-                )
-            elif stored is not None:
-                d.add(
-                    "ok",
-                    "list",
-                    f"list imported from {stored.source} on {stored.imported_at:%Y-%m-%d}",
-                )
-            if service:
-                _service_findings(d, settings, await app.service_times(), datetime.now(UTC))
-    except PaperbotError as exc:
-        d.add("problem", "catalog", str(exc))
-    return d
+
+async def _app_findings(d: Diagnosis, settings: Settings, app: App, service: bool) -> None:
+    for feed in await app.feed_health():
+        s = feed.state
+        if s is not None and s.consecutive_failures >= settings.health.max_failures:
+            d.add("warning", "feed", f"{feed.url}: {s.consecutive_failures} failures in a row;"
+                  f" last error: {s.last_error}")  # fmt: skip
+        elif feed.configured:
+            d.add("ok" if feed.healthy else "warning", "feed", f"{feed.url}: {feed.label}")
+    if service:
+        _service_findings(d, settings, await app.service_times(), datetime.now(UTC))
+        return
+    status = await app.model_status()
+    if not settings.model.enabled:
+        d.add("ok", "model", "the model is off ([model] enabled = false): rules alone")
+    elif status is None or status.version is None:
+        d.add("warning", "model", "no model trained yet: candidates are ranked by the rules alone")
+    else:
+        d.add("ok", "model", f"model v{status.version} trained {status.trained_at:%Y-%m-%d}"
+              f" on {status.training_set} examples")  # fmt: skip
+    if status is not None and status.last_error:
+        d.add("warning", "model", f"last retrain failed: {status.last_error}")
+    stored = await app.catalog.current_list()
+    if stored is None and settings.awesome_readme is None:
+        d.add("warning", "list", "no list imported yet: run paperbot import-awesome README.md")
+    elif stored is not None:
+        d.add("ok", "list", f"list imported from {stored.source} on {stored.imported_at:%Y-%m-%d}")
