@@ -22,6 +22,7 @@ from bot.app import (
     CatalogCorrupt,
     CatalogFull,
     CatalogLocked,
+    CatalogNotWritable,
     CatalogUnavailable,
     PollReport,
     PublishError,
@@ -57,6 +58,8 @@ def advice(exc: Exception) -> str:
         return "; try again in a moment"
     if isinstance(exc, CatalogFull):
         return ""  # the message says nothing was written; space is the fix
+    if isinstance(exc, CatalogNotWritable):
+        return ""  # the message names the owner to change and the command
     if isinstance(exc, CatalogUnavailable):
         return "; check the file and its folder (`paperbot doctor` says more)"
     return ""

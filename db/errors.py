@@ -67,6 +67,11 @@ class CatalogUnavailable(CatalogStorageError):
     """The catalog file cannot be opened, read or written (permissions, disk, missing folder)."""
 
 
+class CatalogNotWritable(CatalogUnavailable):
+    """This user may not write the catalog file or its folder: an owner or a mode to fix
+    (the message says which, and the `chown` that fixes it), not damage."""
+
+
 class CatalogLocked(CatalogUnavailable):
     """Another process held the catalog's write lock for longer than the busy timeout."""
 
@@ -85,6 +90,8 @@ _CORRUPT, _NOTADB = 11, 26
 _FULL = 13
 # PERM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL, NOLFS
 _UNAVAILABLE = frozenset({3, 8, 10, 13, 14, 15, 22})
+# PERM, READONLY, CANTOPEN: what a file or folder this user may not write gives
+_ACCESS = frozenset({3, 8, 14})
 
 
 def _one_line(text: str) -> str:
@@ -128,6 +135,12 @@ def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
             f"{path}: the disk holding the catalog is full ({reason}); nothing was written",
             reason,
         )
+    if primary in _ACCESS or "readonly" in low or "unable to open" in low:
+        from db.access import write_access
+
+        access = write_access(path)
+        if access is not None:
+            return CatalogNotWritable(path, f"{path}: the catalog cannot be used: {access}", reason)
     if primary in _UNAVAILABLE or "unable to open" in low or "disk" in low:
         return CatalogUnavailable(
             path,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from db.access import WriteAccess, write_access
 from db.errors import CatalogError
 from db.schema import MIGRATION_SET, migration_names
 
@@ -29,6 +30,8 @@ class CatalogCheck:
     # The full-text index disagrees with the papers (None: not checked): the papers are
     # intact, and `rebuild_search_index` makes the index again from them.
     search_index_damaged: bool | None = None
+    # This user may not write the file or its folder (an owner to fix, not damage).
+    not_writable: WriteAccess | None = None
 
     @property
     def ok(self) -> bool:
@@ -48,13 +51,33 @@ def check_catalog(
     the full-text index too (it reads the whole index: not for a health check each minute).
     """
     path = Path(path)
+    access = write_access(path)
     if not path.exists():
-        return CatalogCheck(path, exists=False, problems=[f"{path}: no catalog file yet"])
+        return CatalogCheck(
+            path, exists=False, problems=[f"{path}: no catalog file yet"], not_writable=access
+        )
+    check = _read_check(path, full=full, search_index=search_index, immutable=False)
+    if access is None:
+        return check
+    if not check.readable:
+        # Without write access to the folder, SQLite cannot open a WAL file's -shm beside
+        # it: read the file as it is on disk, which is all a check needs.
+        check = _read_check(path, full=full, search_index=False, immutable=True)
+    if check.readable and not check.problems:
+        kind = "full integrity check" if full else "quick check"
+        said = f"{path}: intact ({kind} passed), but {access}"
+    else:
+        said = f"{path}: {access}"
+    return replace(check, problems=[*check.problems, said], not_writable=access)
+
+
+def _read_check(path: Path, *, full: bool, search_index: bool, immutable: bool) -> CatalogCheck:
     problems: list[str] = []
     migrations: list[str] = []
     counts: dict[str, int] = {}
+    mode = "ro&immutable=1" if immutable else "ro"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=10)
     except sqlite3.Error as exc:
         return CatalogCheck(path, exists=True, problems=[f"{path}: cannot open: {exc}"])
     try:

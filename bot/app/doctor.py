@@ -49,7 +49,11 @@ class Diagnosis:
 
 def _catalog_findings(d: Diagnosis, check: CatalogCheck) -> None:
     if not check.exists:
-        d.add("warning", "catalog", f"{check.path}: no catalog yet (any command creates it)")
+        if check.not_writable is not None:
+            d.add("problem", "catalog", f"{check.path}: no catalog yet, and paperbot cannot"
+                  f" make one: {check.not_writable}")  # fmt: skip
+        else:
+            d.add("warning", "catalog", f"{check.path}: no catalog yet (any command creates it)")
         return
     for problem in check.problems:
         d.add("problem", "catalog", problem)
