@@ -249,6 +249,13 @@ class Fetcher:
                 headers={"User-Agent": self.user_agent, "Accept": _ACCEPT},
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
+            # aiohttp sends a GET again at once when the server closes the connection
+            # without an answer: a second request outside the host's gate, which arXiv's
+            # one-request-per-3-s rule counts. Each attempt here is one request, and the
+            # retries are the fetcher's own, through the gate. (aiohttp's own test client
+            # turns it off the same way; it has no public switch.)
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         return self._session
 
     async def fetch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import itertools
 import logging
 import socket
 import time
@@ -1095,3 +1096,27 @@ def test_a_deadline_reads_as_it_was_set() -> None:
     assert [_seconds(x) for x in (11.9996, 600.0, 2.5, 3.0, 0.25)] == [
         "12", "600", "2.5", "3", "0.2",
     ]  # fmt: skip
+
+
+async def test_a_dropped_connection_is_one_attempt_through_the_hosts_gate(
+    make_fetcher: Callable[..., Fetcher], fake_time: FakeTime
+) -> None:
+    """aiohttp used to send the request again at once when the server closed the
+    connection without answering, outside the 3 s per host: 6 requests for 3 attempts."""
+    seen: list[float] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        seen.append(fake_time.now)
+        writer.close()
+
+    raw = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{raw.sockets[0].getsockname()[1]}/rss/cs.LG"
+    try:
+        with pytest.raises(FetchError) as caught:
+            await make_fetcher(retries=2, min_interval=3.0).fetch(url)
+    finally:
+        raw.close()
+        await raw.wait_closed()
+    assert len(seen) == 3 and caught.value.attempts == 3
+    assert all(b - a >= 3.0 for a, b in itertools.pairwise(seen)), seen
