@@ -8,7 +8,6 @@ option or a help page answers at once.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,8 +18,6 @@ from bot.logs import LEVELS
 from bot.policy import REMOVALS_UNASKED
 from bot.serve import add_serve_command
 from db.types import CandidateStatus
-
-log = logging.getLogger(__name__)
 
 
 def _year_range(text: str) -> tuple[int | None, int | None]:
