@@ -23,9 +23,15 @@ class WriteAccess:
 
     user: str  # "paperbot (uid 10001)", or "uid 10001" for a user without a name
     blocked: list[str]  # "/data (owner root, mode 755)", …
-    fix: str  # "chown paperbot /data /data/paperbot.db"
+    fix: str  # "chown paperbot /data /data/paperbot.db"; "" on a read-only file system
+    read_only_mount: str | None = None  # the folder, when its file system is mounted read-only
 
     def __str__(self) -> str:
+        if self.read_only_mount is not None:
+            return (
+                f"{self.read_only_mount} is on a file system mounted read-only; mount it"
+                " read-write (no owner or mode would help)"
+            )
         return (
             f"the user {self.user} cannot write {', '.join(self.blocked)}; fix it with"
             f" `{self.fix}`, or run paperbot as their owner"
@@ -65,6 +71,8 @@ def write_access(path: str | Path) -> WriteAccess | None:
     uid = os.geteuid()
     user = _name(uid)
     who = f"{user} (uid {uid})" if user != str(uid) else f"uid {uid}"
+    if _read_only_mount(folder):
+        return WriteAccess(who, [_described(p) for p in blocked], "", str(folder))
     # Someone else's: the owner is what to change. The user's own, but without write
     # permission: the mode is.
     owned = [p for p in blocked if _owner(p) == uid]
@@ -75,6 +83,13 @@ def write_access(path: str | Path) -> WriteAccess | None:
     if owned:
         fixes.append("chmod u+w " + " ".join(shlex.quote(str(p)) for p in owned))
     return WriteAccess(who, [_described(p) for p in blocked], " && ".join(fixes))
+
+
+def _read_only_mount(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def _owner(path: Path) -> int | None:

@@ -137,3 +137,41 @@ def test_a_folder_where_no_catalog_can_be_made_is_a_problem_not_a_promise(cli: C
     assert code == 1
     assert f"PROBLEM catalog: {database}: no catalog yet, and paperbot cannot make one" in out
     assert f"cannot write {folder} (owner " in out
+
+
+@pytest.fixture
+def mount(cli: Cli) -> Iterator[Path]:
+    """A file system of its own (tmpfs), for a test to remount read-only; root only."""
+    where = cli.home / "mnt"
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "paperbot-test", str(where)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"this machine refuses mounts: {made.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_catalog_on_a_read_only_file_system_says_so_not_chown(
+    cli: Cli, mount: Path, seed_file: Path
+) -> None:
+    database = mount / "paperbot.db"
+    cli.configure(f'[catalog]\ndatabase = "{database}"\n')
+    cli("import-awesome", str(seed_file))
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    doctor = cli("doctor", check=False)
+    assert doctor.returncode == 1
+    assert (
+        f"PROBLEM catalog: {database}: intact (quick check passed), but {mount} is on a file"
+        " system mounted read-only; mount it read-write (no owner or mode would help)"
+    ) in doctor.stdout
+    assert "chown" not in doctor.stdout and "damaged" not in doctor.stdout
+    search = cli("search", "double descent", check=False)
+    assert search.returncode == 2 and search.stderr == (
+        f"paperbot: error: {database}: the catalog cannot be used: {mount} is on a file system"
+        " mounted read-only; mount it read-write (no owner or mode would help)\n"
+    )
