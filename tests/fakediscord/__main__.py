@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
-import signal
+
+from tests.loopback import serve_until_signal
 
 from .server import FakeDiscord
 
@@ -26,16 +25,7 @@ async def _serve(port: int, *, rate_limits: bool, enforce_permissions: bool) -> 
         "channel_ids": server.channel_ids,
         "role_ids": server.role_ids,
     }
-    print(json.dumps(info), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await serve_until_signal(server.stop, info)
 
 
 def main() -> None:

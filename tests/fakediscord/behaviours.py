@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import hashlib
 import math
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
+
+from tests.loopback import RouteMatcher
 
 # Route keys are "METHOD /template" with the template relative to /api/v10, e.g.
 # "PATCH /channels/{channel_id}/messages/{message_id}".
@@ -145,23 +146,6 @@ def too_many_requests_body(retry_after: float, *, is_global: bool = False) -> di
         "retry_after": retry_after,
         "global": is_global,
     }
-
-
-class RouteMatcher:
-    """A route template ("/channels/{channel_id}/messages") or a regex over the concrete path."""
-
-    def __init__(self, method: str, path: str, templates: set[str]) -> None:
-        self.method = method.upper()
-        self.template = path if path in templates else None
-        self.pattern = None if self.template is not None else re.compile(path)
-
-    def matches(self, method: str, path: str, template: str) -> bool:
-        if method != self.method:
-            return False
-        if self.template is not None:
-            return template == self.template
-        assert self.pattern is not None
-        return self.pattern.fullmatch(path) is not None
 
 
 # Discord's JSON error for the statuses tests inject most.

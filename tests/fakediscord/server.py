@@ -16,6 +16,8 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from tests.loopback import RouteMatcher
+
 from . import permissions as perm
 from .behaviours import (
     Delay,
@@ -23,7 +25,6 @@ from .behaviours import (
     InjectedFailure,
     RateLimiter,
     RateLimitRule,
-    RouteMatcher,
     error_body,
     too_many_requests_body,
     too_many_requests_headers,

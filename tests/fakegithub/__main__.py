@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
-import signal
 from pathlib import Path
+
+from tests.loopback import serve_until_signal
 
 from .server import FakeGitHub
 
@@ -32,16 +31,7 @@ async def _serve(port: int, repos: list[tuple[str, str, Path | None]]) -> None:
         "token": server.token,
         "repos": [f"{owner}/{name}" for owner, name, _ in repos],
     }
-    print(json.dumps(info), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await serve_until_signal(server.stop, info)
 
 
 def main() -> None:

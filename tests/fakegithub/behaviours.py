@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+
+from tests.loopback import RouteMatcher
 
 from .models import DOCS
 
@@ -92,23 +93,6 @@ class SecondaryLimit:
     def retry_after(self) -> int:
         """Whole seconds, rounded up, at least 1 (what the `retry-after` header says)."""
         return max(1, math.ceil(self.until - time.monotonic()))
-
-
-class RouteMatcher:
-    """A method ("*" for any) and a route template or a regex over the concrete path."""
-
-    def __init__(self, method: str, path: str, templates: set[str]) -> None:
-        self.method = method.upper()
-        self.template = path if path in templates else None
-        self.pattern = None if self.template is not None else re.compile(path)
-
-    def matches(self, method: str, path: str, template: str) -> bool:
-        if self.method not in ("*", method):
-            return False
-        if self.template is not None:
-            return template == self.template
-        assert self.pattern is not None
-        return self.pattern.fullmatch(path) is not None
 
 
 # GitHub's message for the statuses tests inject most; others use the HTTP reason phrase.

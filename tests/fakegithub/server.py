@@ -19,13 +19,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.loopback import RouteMatcher
+
 from . import git
 from .behaviours import (
     RATE_LIMIT_DOCS,
     SECONDARY_MESSAGE,
     InjectedFailure,
     RateWindow,
-    RouteMatcher,
     SecondaryLimit,
     default_error_body,
 )
