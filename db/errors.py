@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from db.access import write_access
 from feeds.errors import PaperbotError
 
 
@@ -136,8 +137,6 @@ def storage_error(path: str, exc: sqlite3.Error) -> CatalogError:
             reason,
         )
     if primary in _ACCESS or "readonly" in low or "unable to open" in low:
-        from db.access import write_access
-
         access = write_access(path)
         if access is not None:
             return CatalogNotWritable(path, f"{path}: the catalog cannot be used: {access}", reason)

@@ -23,8 +23,8 @@ import runpy, sys
 sys.argv = ["paperbot", *sys.argv[1:]]
 try:
     runpy.run_module("bot", run_name="__main__", alter_sys=True)
-except SystemExit as exc:
-    code = exc.code
+except SystemExit:
+    pass
 print("LOADED", *sorted({name.split(".")[0] for name in sys.modules}), file=sys.stderr)
 """
 # The ranking's libraries, the catalog's migration library (and the numpy it loads), the
